@@ -1,0 +1,143 @@
+//! The runtime's error type, and the exit codes it maps to.
+//!
+//! A user sees one line: what failed, the syscall and errno where one failed,
+//! and what to do about it. Exit codes follow docker's convention:
+//! 125 the runtime itself failed, 126 the command can't be executed,
+//! 127 the command was not found.
+
+use nix::errno::Errno;
+
+/// Exit status when the runtime itself failed.
+pub const EXIT_RUNTIME: i32 = 125;
+/// Exit status when the command exists but can't be executed.
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+/// Exit status when the command was not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// Everything the runtime can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A syscall failed. `call` is written the way the narrator shows it.
+    #[error("{call} failed: {errno}{}", hint_suffix(.hint))]
+    Syscall {
+        call: String,
+        errno: Errno,
+        hint: Option<String>,
+    },
+    /// exec of the user's command failed (exit 126 or 127).
+    #[error("{0}")]
+    Exec(String, i32),
+    /// The child failed before exec and told the parent why.
+    #[error("{0}")]
+    Child(String, i32),
+    /// Reading /proc failed (the inspector).
+    #[error("{0}")]
+    Proc(String),
+    /// Anything the user asked for that can't be done as asked.
+    #[error("{0}")]
+    Usage(String),
+    /// A read or write that is not a syscall of interest.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!(": {h}"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// A failed syscall, with the usual fix for its errno when we know one.
+    pub fn syscall(call: impl Into<String>, errno: Errno) -> Self {
+        let call = call.into();
+        let hint = hint_for(&call, errno);
+        Error::Syscall { call, errno, hint }
+    }
+
+    /// A failed read or write of a file.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The process exit status this error stands for.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exec(_, code) | Error::Child(_, code) => *code,
+            _ => EXIT_RUNTIME,
+        }
+    }
+}
+
+/// The fix for the errors workshop machines actually produce.
+fn hint_for(call: &str, errno: Errno) -> Option<String> {
+    let creates_namespace = call.starts_with("clone") || call.starts_with("unshare");
+    match errno {
+        Errno::EPERM if creates_namespace => Some(
+            "creating namespaces needs CAP_SYS_ADMIN: run with sudo \
+             (rootless containers arrive with user namespaces in step07)"
+                .into(),
+        ),
+        Errno::EPERM | Errno::EACCES => {
+            Some("needs privileges this process lacks: run with sudo".into())
+        }
+        Errno::EINVAL if creates_namespace => Some(
+            "this kernel lacks one of the namespace types asked for \
+             (see /proc/self/ns for the ones it has)"
+                .into(),
+        ),
+        Errno::ENOSPC if creates_namespace => Some(
+            "the per-user namespace limit is reached: see /proc/sys/user/max_*_namespaces".into(),
+        ),
+        _ => None,
+    }
+}
+
+/// Shorthand used by every module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Turns a nix result into ours, naming the call as the narrator would.
+pub trait SyscallResult<T> {
+    /// Attach the call's description to a failed syscall.
+    fn or_syscall(self, call: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> SyscallResult<T> for nix::Result<T> {
+    fn or_syscall(self, call: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|errno| Error::syscall(call(), errno))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eperm_on_clone_suggests_sudo() {
+        let e = Error::syscall("clone(CLONE_NEWUTS|SIGCHLD)", Errno::EPERM);
+        let line = e.to_string();
+        assert!(
+            line.starts_with("clone(CLONE_NEWUTS|SIGCHLD) failed: EPERM"),
+            "{line}"
+        );
+        assert!(
+            line.contains("CAP_SYS_ADMIN") && line.contains("sudo"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+        assert_eq!(e.exit_code(), EXIT_RUNTIME);
+    }
+
+    #[test]
+    fn exec_errors_keep_their_code() {
+        assert_eq!(Error::Exec("x".into(), EXIT_NOT_FOUND).exit_code(), 127);
+        assert_eq!(Error::Child("x".into(), 126).exit_code(), 126);
+    }
+}

@@ -1,0 +1,181 @@
+//! The narrator behind `--explain`: one line per kernel-facing action, as it
+//! happens, naming the syscall, its arguments and its result.
+//!
+//! Lines go to stderr so the command's own stdout stays clean. Each line says
+//! which process made the call (`runtime`, `child`, `init`, …), because after
+//! clone(2) the story is told by two processes at once.
+//!
+//! The state is process-global on purpose: the child is a copy of the
+//! runtime made by clone(2), so it inherits whether narration is on.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use colored::Colorize;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static ROLE: AtomicUsize = AtomicUsize::new(0);
+
+/// Which process is speaking. Kept as an index so a cloned child can switch
+/// it without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The runtime on the host, before and after the container.
+    Runtime = 0,
+    /// The cloned child, until it execs the command.
+    Child = 1,
+    /// PID 1 of a new PID namespace (step02 on).
+    Init = 2,
+    /// The process that will exec the user's command (step02 on).
+    Command = 3,
+}
+
+const ROLE_NAMES: [&str; 4] = ["runtime", "child", "init", "command"];
+
+/// Turn narration on or off for this process and every process it clones.
+pub fn enable(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Is `--explain` on?
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Set who is speaking, right after a clone or fork.
+pub fn set_role(role: Role) {
+    ROLE.store(role as usize, Ordering::Relaxed);
+}
+
+/// Narrate a syscall and its result: `sethostname("step01") = 0`.
+pub fn syscall(call: &str, result: impl std::fmt::Display) {
+    if enabled() {
+        emit(&format!("{call} = {result}"));
+    }
+}
+
+/// Narrate a call whose result can't be shown (execve succeeds by not
+/// returning).
+pub fn call(call: &str) {
+    if enabled() {
+        emit(call);
+    }
+}
+
+/// Narrate something that is not a single syscall (a decision, a wait).
+pub fn note(text: &str) {
+    if enabled() {
+        emit(&format!("# {text}"));
+    }
+}
+
+fn emit(line: &str) {
+    let role = ROLE_NAMES[ROLE.load(Ordering::Relaxed).min(ROLE_NAMES.len() - 1)];
+    let prefix = format!("[{role:>7}]");
+    let stderr = std::io::stderr();
+    let text = if use_color(&stderr) {
+        format!("{} {}\n", prefix.dimmed(), line.cyan())
+    } else {
+        format!("{prefix} {line}\n")
+    };
+    // One write per line, so lines from the runtime and the child don't mix
+    // mid-line when both narrate at once.
+    let _ = stderr.lock().write_all(text.as_bytes());
+}
+
+/// Color only on a terminal, and never when NO_COLOR is set (no-color.org).
+pub fn use_color(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The CLONE_* flags we use, by name, in the kernel's spelling.
+const CLONE_FLAG_NAMES: [(libc::c_int, &str); 8] = [
+    (libc::CLONE_NEWNS, "CLONE_NEWNS"),
+    (libc::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
+    (libc::CLONE_NEWUTS, "CLONE_NEWUTS"),
+    (libc::CLONE_NEWIPC, "CLONE_NEWIPC"),
+    (libc::CLONE_NEWUSER, "CLONE_NEWUSER"),
+    (libc::CLONE_NEWPID, "CLONE_NEWPID"),
+    (libc::CLONE_NEWNET, "CLONE_NEWNET"),
+    (libc::CLONE_NEWTIME, "CLONE_NEWTIME"),
+];
+
+/// Format clone(2) flags as the man page writes them:
+/// `CLONE_NEWUTS|CLONE_NEWPID|SIGCHLD`. The low byte is the exit signal.
+pub fn clone_flags(flags: libc::c_int) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut rest = flags & !0xff;
+    for (bit, name) in CLONE_FLAG_NAMES {
+        if rest & bit != 0 {
+            parts.push(name.to_string());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    let signal = flags & 0xff;
+    if signal != 0 {
+        parts.push(signal_name(signal));
+    }
+    if parts.is_empty() {
+        "0".into()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// `SIGTERM` for 15; a number when the signal has no name we know.
+pub fn signal_name(signal: libc::c_int) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| signal.to_string())
+}
+
+/// A string argument as strace shows it: quoted, with escapes.
+pub fn quoted(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// An argv as strace shows it: `["sh", "-c", "echo hi"]`.
+pub fn argv(args: &[String]) -> String {
+    let inner: Vec<String> = args.iter().map(|a| quoted(a)).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone_flags_in_man_page_order() {
+        let flags = libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::SIGCHLD;
+        assert_eq!(clone_flags(flags), "CLONE_NEWUTS|CLONE_NEWPID|SIGCHLD");
+    }
+
+    #[test]
+    fn clone_flags_all_eight_namespaces() {
+        let all = CLONE_FLAG_NAMES.iter().fold(0, |acc, (bit, _)| acc | bit);
+        let text = clone_flags(all);
+        assert_eq!(text.split('|').count(), 8, "{text}");
+        assert!(!text.contains("0x"), "{text}");
+    }
+
+    #[test]
+    fn unknown_bits_are_shown_in_hex() {
+        assert_eq!(clone_flags(libc::CLONE_VM | libc::SIGCHLD), "0x100|SIGCHLD");
+        assert_eq!(clone_flags(0), "0");
+    }
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(200), "200");
+    }
+
+    #[test]
+    fn argv_is_quoted_like_strace() {
+        let args = vec!["sh".to_string(), "-c".into(), "echo \"hi\"".into()];
+        assert_eq!(argv(&args), r#"["sh", "-c", "echo \"hi\""]"#);
+    }
+}

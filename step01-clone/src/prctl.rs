@@ -1,0 +1,29 @@
+//! prctl(2) settings every child makes: a name, and death with its parent.
+
+use std::ffi::CString;
+
+use nix::sys::signal::Signal;
+
+use crate::error::{Result, SyscallResult};
+use crate::explain;
+
+/// Name this task (`/proc/PID/comm`, what `ps` and `top` show), so each
+/// stage of the runtime can be told apart. The kernel keeps 15 bytes.
+pub fn set_name(name: &str) -> Result<()> {
+    let short: String = name.chars().take(15).collect();
+    let call = format!("prctl(PR_SET_NAME, {})", explain::quoted(&short));
+    let c = CString::new(short).unwrap_or_default();
+    nix::sys::prctl::set_name(&c).or_syscall(|| call.clone())?;
+    explain::syscall(&call, 0);
+    Ok(())
+}
+
+/// Ask the kernel to SIGKILL this task when its parent dies, so a container
+/// never outlives a runtime that was killed with SIGKILL. The setting
+/// survives execve(2) (except for set-uid programs).
+pub fn set_pdeathsig() -> Result<()> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .or_syscall(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
+    explain::syscall("prctl(PR_SET_PDEATHSIG, SIGKILL)", 0);
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! The channel between the runtime and its child.
+//!
+//! After clone(2) two processes run the same program, and the order of their
+//! steps matters (later: the parent writes uid_map before the child may act
+//! as root; the child joins its cgroup before the command runs). They take
+//! turns over a socketpair, at numbered sync points, like crun does:
+//!
+//! ```text
+//!  runtime                          child
+//!     |  clone ------------------------> |  sets up its namespaces
+//!     |  <------------------- "ready"    |  sync 1: set up, about to exec
+//!     |  inspect, pause                  |
+//!     |  "go" --------------------------> |  sync 2: may exec now
+//!     |  <------------- EOF or "fail"    |  sync 3: exec done or failed
+//! ```
+//!
+//! Sync 3 needs no message on success: both ends are close-on-exec, so a
+//! successful execve(2) closes the child's end and the runtime reads EOF.
+//! That is how the runtime tells "the command ran and exited 127" from
+//! "the command was never found" (std::process::Command does the same).
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+use crate::explain;
+
+/// One end of the channel. `UnixStream::pair` opens both with SOCK_CLOEXEC.
+/// `None` once this process closed its end.
+#[derive(Debug)]
+pub struct Channel(Option<UnixStream>);
+
+/// What the child reports at a sync point.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Report {
+    /// Setup done; waiting for "go".
+    Ready,
+    /// Setup or exec failed: exit code and a one-line reason.
+    Failed(i32, String),
+    /// The child's end closed: exec succeeded (or the child died).
+    Closed,
+}
+
+/// Open the channel: the first end is the runtime's, the second the child's.
+pub fn channel() -> Result<(Channel, Channel)> {
+    let (a, b) = UnixStream::pair().map_err(|e| Error::io("socketpair(AF_UNIX)", e))?;
+    Ok((Channel(Some(a)), Channel(Some(b))))
+}
+
+impl Channel {
+    /// Child: setup is done, waiting at the sync point.
+    pub fn ready(&mut self) -> Result<()> {
+        explain::note("sync 1: ready, waiting for go");
+        self.send("ready")
+    }
+
+    /// Child: something failed; the runtime prints `reason` and exits `code`.
+    pub fn fail(&mut self, code: i32, reason: &str) {
+        // Best effort: if the runtime is gone there is no one to tell.
+        let _ = self.send(&format!("fail {code} {}", reason.replace('\n', " ")));
+    }
+
+    /// Runtime: let the child go on.
+    pub fn go(&mut self) -> Result<()> {
+        explain::note("sync 2: go");
+        self.send("go")
+    }
+
+    /// Close this process's end. Other processes' copies stay open: this is
+    /// close(2), not shutdown(2).
+    pub fn close(&mut self) {
+        self.0 = None;
+    }
+
+    fn stream(&mut self) -> Result<&mut UnixStream> {
+        self.0
+            .as_mut()
+            .ok_or_else(|| Error::Usage("sync socket used after close".into()))
+    }
+
+    /// Child: wait for "go". EOF means the runtime died: give up.
+    pub fn wait_go(&mut self) -> Result<()> {
+        match self.recv()?.as_deref() {
+            Some("go") => Ok(()),
+            other => Err(Error::Usage(format!(
+                "runtime went away at a sync point (got {other:?})"
+            ))),
+        }
+    }
+
+    /// Runtime: read the child's next report.
+    pub fn report(&mut self) -> Result<Report> {
+        let Some(line) = self.recv()? else {
+            return Ok(Report::Closed);
+        };
+        Ok(parse_report(&line))
+    }
+
+    fn send(&mut self, msg: &str) -> Result<()> {
+        self.stream()?
+            .write_all(format!("{msg}\n").as_bytes())
+            .map_err(|e| Error::io("write to sync socket", e))
+    }
+
+    /// One line, read a byte at a time so nothing past the newline is
+    /// consumed (messages are a few bytes; this is not a hot path).
+    fn recv(&mut self) -> Result<Option<String>> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            match self.stream()?.read(&mut byte) {
+                Ok(0) if line.is_empty() => return Ok(None),
+                Ok(0) => break,
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) => line.push(byte[0]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read from sync socket", e)),
+            }
+        }
+        Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+    }
+}
+
+/// Runtime, sync 1: wait until the child is set up. If it failed instead,
+/// reap it and return its reason and exit code.
+pub fn expect_ready(chan: &mut Channel, child: Pid) -> Result<()> {
+    match chan.report()? {
+        Report::Ready => Ok(()),
+        Report::Failed(code, reason) => {
+            reap(child);
+            Err(Error::Child(reason, code))
+        }
+        Report::Closed => Err(Error::Child(
+            format!("the child died during setup ({})", reap(child)),
+            crate::error::EXIT_RUNTIME,
+        )),
+    }
+}
+
+/// Runtime, sync 3: after "go", EOF means execve(2) succeeded. A report
+/// means exec failed (127 not found, 126 not executable).
+pub fn expect_exec(chan: &mut Channel, child: Pid) -> Result<()> {
+    match chan.report()? {
+        Report::Closed => {
+            explain::note("sync 3: socket closed by execve: the command is running");
+            Ok(())
+        }
+        Report::Failed(code, reason) => {
+            reap(child);
+            Err(Error::Exec(reason, code))
+        }
+        Report::Ready => Err(Error::Usage("child said ready twice".into())),
+    }
+}
+
+/// Wait for a child that has failed, so it leaves no zombie behind.
+fn reap(child: Pid) -> String {
+    match nix::sys::wait::waitpid(child, None) {
+        Ok(status) => crate::signals::describe(status),
+        Err(e) => format!("wait failed: {e}"),
+    }
+}
+
+/// Child: run the child's sequence. When it fails, tell the runtime why
+/// over the channel and exit with the error's code. (A sequence that ends in
+/// exec returns only on failure; step02's init returns the command's status.)
+pub fn child_main(
+    chan: &mut Option<Channel>,
+    sequence: impl FnOnce(&mut Channel) -> Result<i32>,
+) -> isize {
+    let Some(mut chan) = chan.take() else {
+        return crate::error::EXIT_RUNTIME as isize;
+    };
+    let err = match sequence(&mut chan) {
+        Ok(code) => return code as isize,
+        Err(e) => e,
+    };
+    chan.fail(err.exit_code(), &err.to_string());
+    err.exit_code() as isize
+}
+
+fn parse_report(line: &str) -> Report {
+    if line == "ready" {
+        return Report::Ready;
+    }
+    if let Some(rest) = line.strip_prefix("fail ") {
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        let code = code.parse().unwrap_or(crate::error::EXIT_RUNTIME);
+        return Report::Failed(code, reason.to_string());
+    }
+    Report::Failed(
+        crate::error::EXIT_RUNTIME,
+        format!("unexpected message from the child: {line:?}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_round_trip() {
+        let (mut runtime, mut child) = channel().unwrap();
+        child.ready().unwrap();
+        child.fail(127, "sh: not found\nsecond line");
+        drop(child);
+        assert_eq!(runtime.report().unwrap(), Report::Ready);
+        assert_eq!(
+            runtime.report().unwrap(),
+            Report::Failed(127, "sh: not found second line".into())
+        );
+        assert_eq!(runtime.report().unwrap(), Report::Closed);
+    }
+
+    #[test]
+    fn go_and_runtime_gone() {
+        let (mut runtime, mut child) = channel().unwrap();
+        runtime.go().unwrap();
+        child.wait_go().unwrap();
+        drop(runtime);
+        assert!(child.wait_go().is_err());
+    }
+
+    #[test]
+    fn garbage_is_a_failure() {
+        assert!(matches!(parse_report("hello"), Report::Failed(125, _)));
+    }
+}
