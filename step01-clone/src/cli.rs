@@ -45,7 +45,6 @@ pub struct Common {
     #[arg(
         required = true,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         value_name = "CMD"
     )]
     pub command: Vec<String>,
@@ -105,6 +104,42 @@ pub fn inspect_command(args: &InspectArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Parse the command line. Help and version print as clap makes them; a
+/// usage error is one line, and exit status 2.
+pub fn parse<T: clap::Parser>() -> T {
+    use clap::error::ErrorKind;
+    match T::try_parse() {
+        Ok(parsed) => parsed,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => {
+                let name = T::command().get_name().to_string();
+                eprintln!("{name}: {} (see {name} --help)", usage_line(&e.render().to_string()));
+                std::process::exit(2)
+            }
+        },
+    }
+}
+
+/// The one line that says what is wrong in clap's multi-line usage error.
+pub fn usage_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("bad usage");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "the following required arguments were not provided:" names them on
+    // the next lines, indented.
+    if first.ends_with(':') {
+        let missing: Vec<&str> = lines
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        return format!("{first} {}", missing.join(" "));
+    }
+    first.to_string()
+}
+
 /// Leave the process: print an error as one line, exit with its code.
 pub fn exit(program: &str, result: Result<i32>) -> ! {
     match result {
@@ -113,5 +148,23 @@ pub fn exit(program: &str, result: Result<i32>) -> ! {
             eprintln!("{program}: {e}");
             std::process::exit(e.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usage_line;
+
+    #[test]
+    fn usage_errors_fold_to_one_line() {
+        let clap_text = "error: the following required arguments were not provided:\n  <CMD>...\n\nUsage: x run <CMD>...\n";
+        assert_eq!(
+            usage_line(clap_text),
+            "the following required arguments were not provided: <CMD>..."
+        );
+        assert_eq!(
+            usage_line("error: unexpected argument '--bogus' found\n\n  tip: ...\n"),
+            "unexpected argument '--bogus' found"
+        );
     }
 }

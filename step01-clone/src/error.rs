@@ -71,6 +71,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Exec(_, code) | Error::Child(_, code) => *code,
+            // `inspect` of a process that is gone or unreadable.
+            Error::Proc(_) => 1,
             _ => EXIT_RUNTIME,
         }
     }

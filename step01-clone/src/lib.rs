@@ -19,6 +19,7 @@ pub mod pause;
 pub mod prctl;
 pub mod signals;
 pub mod sync;
+pub mod testing;
 pub mod uts;
 
 pub use error::{Error, Result};

@@ -42,7 +42,7 @@ pub struct RunArgs {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli: Cli = cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => cli::inspect_command(args),

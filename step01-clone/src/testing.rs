@@ -1,0 +1,240 @@
+//! Helpers for the integration tests of every step: run a step binary as a
+//! subprocess, read what it printed, look at the host's /proc.
+//!
+//! Tests never clone inside the (multithreaded) test harness: they run the
+//! real binaries, and check the effect from inside (the command's output)
+//! and from outside (the host's /proc).
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// What a finished run printed, and its exit status.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Fail loudly when not root: these tests create namespaces. (Cargo's
+/// runner, .cargo/as-root, runs them through sudo for a normal user.)
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "PRIVILEGED TEST RUN WITHOUT ROOT: run `cargo test` through .cargo/as-root (the workspace runner) or as root"
+    );
+}
+
+/// Run `bin` with `args` to completion, with NO_COLOR so output is plain.
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    let out = Command::new(bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawning {bin}: {e}"));
+    Output {
+        code: exit_code(out.status),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The shell's view of an exit status: code, or 128+N for signal N.
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// The first JSON object printed at the start of a line in `text` (the
+/// inspector's output, found among narration and the command's output).
+pub fn first_json(text: &str) -> Value {
+    let start = text
+        .find("\n{")
+        .map(|i| i + 1)
+        .or_else(|| text.starts_with('{').then_some(0))
+        .unwrap_or_else(|| panic!("no JSON object in:\n{text}"));
+    let end = text[start..]
+        .find("\n}")
+        .map(|i| start + i + 2)
+        .unwrap_or_else(|| panic!("unterminated JSON in:\n{text}"));
+    serde_json::from_str(&text[start..end]).unwrap_or_else(|e| panic!("bad JSON ({e}) in:\n{text}"))
+}
+
+/// A step binary still running. Dropping it SIGKILLs the runtime (its
+/// container dies with it through PR_SET_PDEATHSIG) and waits, so a failed
+/// test leaves nothing behind.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    pub stdout_seen: Vec<String>,
+}
+
+impl Running {
+    /// Start `bin args` with stdout and stderr captured.
+    pub fn spawn(bin: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(bin)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {bin}: {e}"));
+        let (tx, lines) = channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        let mut err = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Running {
+            child,
+            lines,
+            stderr,
+            stdout_seen: Vec::new(),
+        }
+    }
+
+    /// The runtime's host PID.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Wait (10 s at most) for a stdout line equal to `want`.
+    pub fn wait_for_line(&mut self, want: &str) {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(10)) {
+                Ok(line) => {
+                    let done = line == want;
+                    self.stdout_seen.push(line);
+                    if done {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line {want:?} on stdout within 10 s; stdout so far {:?}, stderr:\n{}",
+                    self.stdout_seen,
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    /// Wait (10 s at most) until stderr holds a complete JSON object.
+    pub fn wait_for_json(&self) -> Value {
+        for _ in 0..1000 {
+            let text = self.stderr();
+            if text.starts_with('{') || text.contains("\n{") {
+                let start = text.find('{').unwrap();
+                if text[start..].contains("\n}") {
+                    return first_json(&text);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no JSON on stderr within 10 s:\n{}", self.stderr());
+    }
+
+    /// What the runtime printed to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Send `signal` to the runtime.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal)
+            .expect("signalling the runtime");
+    }
+
+    /// Wait for the runtime to exit (10 s at most); its exit code.
+    pub fn wait(&mut self) -> i32 {
+        for _ in 0..1000 {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return exit_code(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("runtime did not exit within 10 s; stderr:\n{}", self.stderr());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The inode of namespace `kind` of `pid`, read from the host's /proc.
+pub fn ns_inode(pid: i32, kind: &str) -> u64 {
+    crate::inspect::ns::inode(std::path::Path::new(&format!("/proc/{pid}")), kind)
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/ns/{kind}: {e}"))
+}
+
+/// Host PIDs of the processes in the PID namespace with inode `pid_ns`,
+/// with their state letter (`Z` for a zombie).
+pub fn processes_in_pid_ns(pid_ns: u64) -> Vec<(i32, char)> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let path = std::path::Path::new("/proc").join(pid.to_string());
+        let Ok(ino) = crate::inspect::ns::inode(&path, "pid") else {
+            continue;
+        };
+        if ino != pid_ns {
+            continue;
+        }
+        let state = std::fs::read_to_string(path.join("status"))
+            .ok()
+            .and_then(|s| {
+                crate::inspect::status_field(&s, "State").and_then(|v| v.chars().next())
+            })
+            .unwrap_or('?');
+        found.push((pid, state));
+    }
+    found
+}
+
+/// This machine's hostname, as the kernel holds it for the host.
+pub fn host_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Assert that `text` is exactly one line (a one-line error).
+pub fn assert_one_line(text: &str) {
+    assert_eq!(text.trim_end().lines().count(), 1, "expected one line, got:\n{text}");
+}

@@ -1,0 +1,177 @@
+//! step01-clone on the real kernel: a new UTS namespace and nothing else.
+//! Needs root (cargo's runner, .cargo/as-root, takes care of it).
+
+use nix::sys::signal::Signal;
+use step01_clone::testing::{
+    Running, assert_one_line, host_hostname, ns_inode, require_root, run,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_step01-clone");
+
+#[test]
+fn hostname_inside_is_set_and_host_keeps_its_own() {
+    require_root();
+    let before = host_hostname();
+    let out = run(BIN, &["run", "--hostname", "isolab-test", "--", "hostname"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), "isolab-test");
+    assert_ne!(before, "isolab-test");
+    assert_eq!(host_hostname(), before, "the host's hostname changed");
+}
+
+#[test]
+fn default_hostname_is_step01() {
+    require_root();
+    let out = run(BIN, &["run", "--", "cat", "/proc/sys/kernel/hostname"]);
+    assert_eq!(out.stdout.trim(), "step01", "{out:?}");
+}
+
+#[test]
+fn only_uts_is_new_and_host_proc_agrees() {
+    require_root();
+    let mut rt = Running::spawn(
+        BIN,
+        &["run", "--inspect", "--format", "json", "--", "sh", "-c", "echo up; sleep 30"],
+    );
+    let json = rt.wait_for_json();
+    rt.wait_for_line("up");
+    let pid = json["container"]["pid"].as_i64().unwrap() as i32;
+    for (kind, state) in json["namespaces"].as_object().unwrap() {
+        let want = if kind == "uts" { "new" } else { "host" };
+        assert_eq!(state, want, "namespace {kind}");
+        // Cross-check from the host's /proc, while the command runs.
+        let from_json = json["container"]["namespaces"][kind].as_u64().unwrap();
+        assert_eq!(ns_inode(pid, kind), from_json, "{kind} inode");
+        let ours = ns_inode(std::process::id() as i32, kind);
+        assert_eq!(from_json != ours, kind == "uts", "{kind} vs the test's own");
+    }
+    assert_eq!(json["namespaces"].as_object().unwrap().len(), 8);
+    assert_eq!(json["differs"], serde_json::json!(["ns.uts"]));
+    rt.signal(Signal::SIGKILL);
+    rt.wait();
+}
+
+#[test]
+fn exit_codes_propagate() {
+    require_root();
+    let cases: [(&[&str], i32); 5] = [
+        (&["true"], 0),
+        (&["sh", "-c", "exit 3"], 3),
+        (&["/no/such/command"], 127),
+        (&["/etc"], 126),
+        (&["sh", "-c", "kill -KILL $$"], 137),
+    ];
+    for (cmd, want) in cases {
+        let mut args = vec!["run", "--"];
+        args.extend_from_slice(cmd);
+        let out = run(BIN, &args);
+        assert_eq!(out.code, want, "{cmd:?}: {out:?}");
+    }
+}
+
+#[test]
+fn exec_failures_say_why_in_one_line() {
+    require_root();
+    let out = run(BIN, &["run", "--", "/no/such/command"]);
+    assert_one_line(&out.stderr);
+    assert!(out.stderr.contains("command not found"), "{}", out.stderr);
+    let out = run(BIN, &["run", "--", "/etc"]);
+    assert_one_line(&out.stderr);
+    assert!(out.stderr.contains("not executable"), "{}", out.stderr);
+}
+
+#[test]
+fn sigterm_to_the_runtime_reaches_the_command() {
+    require_root();
+    let mut rt = Running::spawn(
+        BIN,
+        &["run", "--", "sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"],
+    );
+    rt.wait_for_line("ready");
+    rt.signal(Signal::SIGTERM);
+    assert_eq!(rt.wait(), 42, "stderr: {}", rt.stderr());
+}
+
+#[test]
+fn killing_the_runtime_kills_the_container() {
+    require_root();
+    let mut rt = Running::spawn(
+        BIN,
+        &["run", "--inspect", "--format", "json", "--", "sh", "-c", "echo up; sleep 30"],
+    );
+    let pid = rt.wait_for_json()["container"]["pid"].as_i64().unwrap() as i32;
+    rt.wait_for_line("up");
+    rt.signal(Signal::SIGKILL);
+    rt.wait();
+    // PR_SET_PDEATHSIG: the container gets SIGKILL when the runtime dies.
+    for _ in 0..200 {
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("container process {pid} outlived its runtime");
+}
+
+#[test]
+fn bad_input_is_one_line_with_the_documented_code() {
+    require_root();
+    let cases: [(&[&str], i32, &str); 5] = [
+        (&["run", "--bogus", "--", "true"], 2, "unexpected argument"),
+        (&["run"], 2, "<CMD>"),
+        (&["run", "--hostname", "no spaces", "--", "true"], 2, "not a valid hostname"),
+        (&["inspect", "2147483647"], 1, "no such process"),
+        (&["run", "--pause", "--", "true"], 125, "stdin is not a terminal"),
+    ];
+    for (args, code, text) in cases {
+        let out = run(BIN, args);
+        assert_eq!(out.code, code, "{args:?}: {out:?}");
+        assert_one_line(&out.stderr);
+        assert!(out.stderr.contains(text), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn without_root_it_names_the_capability_and_sudo() {
+    require_root();
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new(BIN)
+        .args(["run", "--", "true"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert_one_line(&stderr);
+    assert!(stderr.contains("EPERM") && stderr.contains("CAP_SYS_ADMIN") && stderr.contains("sudo"), "{stderr}");
+}
+
+#[test]
+fn explain_narrates_the_syscalls_on_stderr_only() {
+    require_root();
+    let out = run(BIN, &["run", "--explain", "--hostname", "narrated", "--", "echo", "clean"]);
+    assert_eq!(out.stdout, "clean\n", "the command's stdout must stay clean");
+    for want in [
+        "clone(CLONE_NEWUTS|SIGCHLD) = ",
+        "sethostname(\"narrated\") = 0",
+        "execvp(\"echo\", [\"echo\", \"clean\"])",
+        "sync 3",
+    ] {
+        assert!(out.stderr.contains(want), "missing {want:?} in:\n{}", out.stderr);
+    }
+}
+
+#[test]
+fn inspect_subcommand_compares_two_processes() {
+    require_root();
+    let me = std::process::id().to_string();
+    let out = run(BIN, &["inspect", &me, "--vs", &me, "--format", "json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["differs"], serde_json::json!([]));
+    let table = run(BIN, &["inspect", &me]);
+    assert!(table.stdout.contains("CapEff"), "{}", table.stdout);
+    assert!(!table.stdout.contains('\x1b'), "NO_COLOR and a pipe mean plain text");
+}
