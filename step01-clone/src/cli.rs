@@ -42,11 +42,7 @@ pub struct Common {
     pub format: Format,
 
     /// The command to run in the container, and its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        value_name = "CMD"
-    )]
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
@@ -116,7 +112,10 @@ pub fn parse<T: clap::Parser>() -> T {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
             _ => {
                 let name = T::command().get_name().to_string();
-                eprintln!("{name}: {} (see {name} --help)", usage_line(&e.render().to_string()));
+                eprintln!(
+                    "{name}: {} (see {name} --help)",
+                    usage_line(&e.render().to_string())
+                );
                 std::process::exit(2)
             }
         },

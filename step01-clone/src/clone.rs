@@ -16,6 +16,7 @@ use crate::explain;
 /// like a thread's default stack, and untouched pages cost nothing.
 const STACK_SIZE: usize = 8 * 1024 * 1024;
 
+// ANCHOR: clone
 /// Clone a child into the namespaces named by `flags` and run `child` in it.
 /// The child exits with the value `child` returns. The exit signal is
 /// SIGCHLD, so the parent can wait for it like for a forked child.
@@ -30,3 +31,4 @@ pub fn clone(flags: CloneFlags, child: impl FnMut() -> isize) -> Result<Pid> {
     explain::syscall(&format!("clone({shown})"), pid);
     Ok(pid)
 }
+// ANCHOR_END: clone

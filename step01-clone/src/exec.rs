@@ -42,6 +42,7 @@ fn try_execvp(argv: &[String]) -> Result<std::convert::Infallible> {
     Err(exec_error(&argv[0], errno))
 }
 
+// ANCHOR: inheritance
 /// Leave the command a clean process: the kernel keeps the signal mask, the
 /// ignored signals and every fd without O_CLOEXEC across execve(2).
 fn prepare_inheritance() -> Result<()> {
@@ -78,6 +79,7 @@ fn prepare_inheritance() -> Result<()> {
     explain::syscall("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)", 0);
     Ok(())
 }
+// ANCHOR_END: inheritance
 
 /// The one-line message and exit code for a failed exec.
 pub fn exec_error(program: &str, errno: Errno) -> Error {

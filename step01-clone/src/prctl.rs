@@ -7,6 +7,7 @@ use nix::sys::signal::Signal;
 use crate::error::{Result, SyscallResult};
 use crate::explain;
 
+// ANCHOR: prctl
 /// Name this task (`/proc/PID/comm`, what `ps` and `top` show), so each
 /// stage of the runtime can be told apart. The kernel keeps 15 bytes.
 pub fn set_name(name: &str) -> Result<()> {
@@ -27,3 +28,4 @@ pub fn set_pdeathsig() -> Result<()> {
     explain::syscall("prctl(PR_SET_PDEATHSIG, SIGKILL)", 0);
     Ok(())
 }
+// ANCHOR_END: prctl

@@ -49,6 +49,7 @@ pub fn block() -> Result<()> {
     Ok(())
 }
 
+// ANCHOR: supervise
 /// Wait until `main` exits, forwarding signals to it. Any other child that
 /// exits meanwhile is reaped too (`on_orphan` is told), which is what keeps
 /// zombies from piling up under a PID 1. Call [`block`] first.
@@ -91,6 +92,7 @@ pub fn supervise(main: Pid, mut on_orphan: impl FnMut(Pid, WaitStatus)) -> Resul
         );
     }
 }
+// ANCHOR_END: supervise
 
 /// "exited 3" or "killed by SIGKILL": how a wait status reads in the narration.
 pub fn describe(status: WaitStatus) -> String {
@@ -103,6 +105,7 @@ pub fn describe(status: WaitStatus) -> String {
     }
 }
 
+// ANCHOR: exit_code
 /// The shell's convention for a wait status: the exit code, or 128+N when
 /// the process died of signal N.
 pub fn exit_code(status: WaitStatus) -> i32 {
@@ -112,6 +115,7 @@ pub fn exit_code(status: WaitStatus) -> i32 {
         _ => crate::error::EXIT_RUNTIME,
     }
 }
+// ANCHOR_END: exit_code
 
 #[cfg(test)]
 mod tests {

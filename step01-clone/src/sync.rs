@@ -1,3 +1,4 @@
+// ANCHOR: protocol
 //! The channel between the runtime and its child.
 //!
 //! After clone(2) two processes run the same program, and the order of their
@@ -18,6 +19,7 @@
 //! successful execve(2) closes the child's end and the runtime reads EOF.
 //! That is how the runtime tells "the command ran and exited 127" from
 //! "the command was never found" (std::process::Command does the same).
+// ANCHOR_END: protocol
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

@@ -108,7 +108,9 @@ impl Running {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         Running {
@@ -178,7 +180,10 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("runtime did not exit within 10 s; stderr:\n{}", self.stderr());
+        panic!(
+            "runtime did not exit within 10 s; stderr:\n{}",
+            self.stderr()
+        );
     }
 }
 
@@ -205,7 +210,11 @@ pub fn processes_in_pid_ns(pid_ns: u64) -> Vec<(i32, char)> {
         return found;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         let path = std::path::Path::new("/proc").join(pid.to_string());
@@ -217,9 +226,7 @@ pub fn processes_in_pid_ns(pid_ns: u64) -> Vec<(i32, char)> {
         }
         let state = std::fs::read_to_string(path.join("status"))
             .ok()
-            .and_then(|s| {
-                crate::inspect::status_field(&s, "State").and_then(|v| v.chars().next())
-            })
+            .and_then(|s| crate::inspect::status_field(&s, "State").and_then(|v| v.chars().next()))
             .unwrap_or('?');
         found.push((pid, state));
     }
@@ -236,5 +243,9 @@ pub fn host_hostname() -> String {
 
 /// Assert that `text` is exactly one line (a one-line error).
 pub fn assert_one_line(text: &str) {
-    assert_eq!(text.trim_end().lines().count(), 1, "expected one line, got:\n{text}");
+    assert_eq!(
+        text.trim_end().lines().count(),
+        1,
+        "expected one line, got:\n{text}"
+    );
 }

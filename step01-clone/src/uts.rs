@@ -8,6 +8,7 @@
 use crate::error::{Result, SyscallResult};
 use crate::explain;
 
+// ANCHOR: sethostname
 /// Set the hostname of the calling process's UTS namespace.
 pub fn sethostname(name: &str) -> Result<()> {
     let call = format!("sethostname({})", explain::quoted(name));
@@ -15,6 +16,7 @@ pub fn sethostname(name: &str) -> Result<()> {
     explain::syscall(&call, 0);
     Ok(())
 }
+// ANCHOR_END: sethostname
 
 /// Check a hostname before cloning, so a bad one fails early with a clear
 /// reason instead of EINVAL from inside the child. The kernel's limit is

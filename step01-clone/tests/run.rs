@@ -2,9 +2,7 @@
 //! Needs root (cargo's runner, .cargo/as-root, takes care of it).
 
 use nix::sys::signal::Signal;
-use step01_clone::testing::{
-    Running, assert_one_line, host_hostname, ns_inode, require_root, run,
-};
+use step01_clone::testing::{Running, assert_one_line, host_hostname, ns_inode, require_root, run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_step01-clone");
 
@@ -31,7 +29,16 @@ fn only_uts_is_new_and_host_proc_agrees() {
     require_root();
     let mut rt = Running::spawn(
         BIN,
-        &["run", "--inspect", "--format", "json", "--", "sh", "-c", "echo up; sleep 30"],
+        &[
+            "run",
+            "--inspect",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo up; sleep 30",
+        ],
     );
     let json = rt.wait_for_json();
     rt.wait_for_line("up");
@@ -85,7 +92,13 @@ fn sigterm_to_the_runtime_reaches_the_command() {
     require_root();
     let mut rt = Running::spawn(
         BIN,
-        &["run", "--", "sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"],
+        &[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+        ],
     );
     rt.wait_for_line("ready");
     rt.signal(Signal::SIGTERM);
@@ -97,7 +110,16 @@ fn killing_the_runtime_kills_the_container() {
     require_root();
     let mut rt = Running::spawn(
         BIN,
-        &["run", "--inspect", "--format", "json", "--", "sh", "-c", "echo up; sleep 30"],
+        &[
+            "run",
+            "--inspect",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo up; sleep 30",
+        ],
     );
     let pid = rt.wait_for_json()["container"]["pid"].as_i64().unwrap() as i32;
     rt.wait_for_line("up");
@@ -119,9 +141,17 @@ fn bad_input_is_one_line_with_the_documented_code() {
     let cases: [(&[&str], i32, &str); 5] = [
         (&["run", "--bogus", "--", "true"], 2, "unexpected argument"),
         (&["run"], 2, "<CMD>"),
-        (&["run", "--hostname", "no spaces", "--", "true"], 2, "not a valid hostname"),
+        (
+            &["run", "--hostname", "no spaces", "--", "true"],
+            2,
+            "not a valid hostname",
+        ),
         (&["inspect", "2147483647"], 1, "no such process"),
-        (&["run", "--pause", "--", "true"], 125, "stdin is not a terminal"),
+        (
+            &["run", "--pause", "--", "true"],
+            125,
+            "stdin is not a terminal",
+        ),
     ];
     for (args, code, text) in cases {
         let out = run(BIN, args);
@@ -145,21 +175,42 @@ fn without_root_it_names_the_capability_and_sudo() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{stderr}");
     assert_one_line(&stderr);
-    assert!(stderr.contains("EPERM") && stderr.contains("CAP_SYS_ADMIN") && stderr.contains("sudo"), "{stderr}");
+    assert!(
+        stderr.contains("EPERM") && stderr.contains("CAP_SYS_ADMIN") && stderr.contains("sudo"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn explain_narrates_the_syscalls_on_stderr_only() {
     require_root();
-    let out = run(BIN, &["run", "--explain", "--hostname", "narrated", "--", "echo", "clean"]);
-    assert_eq!(out.stdout, "clean\n", "the command's stdout must stay clean");
+    let out = run(
+        BIN,
+        &[
+            "run",
+            "--explain",
+            "--hostname",
+            "narrated",
+            "--",
+            "echo",
+            "clean",
+        ],
+    );
+    assert_eq!(
+        out.stdout, "clean\n",
+        "the command's stdout must stay clean"
+    );
     for want in [
         "clone(CLONE_NEWUTS|SIGCHLD) = ",
         "sethostname(\"narrated\") = 0",
         "execvp(\"echo\", [\"echo\", \"clean\"])",
         "sync 3",
     ] {
-        assert!(out.stderr.contains(want), "missing {want:?} in:\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(want),
+            "missing {want:?} in:\n{}",
+            out.stderr
+        );
     }
 }
 
@@ -173,5 +224,8 @@ fn inspect_subcommand_compares_two_processes() {
     assert_eq!(json["differs"], serde_json::json!([]));
     let table = run(BIN, &["inspect", &me]);
     assert!(table.stdout.contains("CapEff"), "{}", table.stdout);
-    assert!(!table.stdout.contains('\x1b'), "NO_COLOR and a pipe mean plain text");
+    assert!(
+        !table.stdout.contains('\x1b'),
+        "NO_COLOR and a pipe mean plain text"
+    );
 }

@@ -39,6 +39,9 @@ pub fn run(command: &[String], chan: &mut Channel) -> Result<i32> {
     let command_pid = match fork {
         ForkResult::Child => {
             explain::set_role(Role::Command);
+            // Narrated here, not in the init: the init's next words come only
+            // after the command ran, so the narration keeps a fixed order.
+            explain::syscall("fork()", "0 (in the new process: PID 2 here)");
             // exec resets the signal mask; if it fails, tell the runtime.
             let err = exec::execvp(command);
             chan.fail(err.exit_code(), &err.to_string());
@@ -48,7 +51,6 @@ pub fn run(command: &[String], chan: &mut Channel) -> Result<i32> {
         }
         ForkResult::Parent { child } => child,
     };
-    explain::syscall("fork()", command_pid);
     // Our copy of the channel must close, or the runtime would never see
     // the EOF that means "the command's execve succeeded" (sync 3).
     chan.close();

@@ -22,16 +22,33 @@ fn uts_and_pid_are_new_nspid_has_two_levels() {
     require_root();
     let mut rt = Running::spawn(
         BIN,
-        &["run", "--inspect", "--format", "json", "--", "sh", "-c", "echo up; sleep 30"],
+        &[
+            "run",
+            "--inspect",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo up; sleep 30",
+        ],
     );
     let json = rt.wait_for_json();
     rt.wait_for_line("up");
     let init = json["container"]["pid"].as_i64().unwrap() as i32;
     for (kind, state) in json["namespaces"].as_object().unwrap() {
-        let want = if kind == "uts" || kind == "pid" { "new" } else { "host" };
+        let want = if kind == "uts" || kind == "pid" {
+            "new"
+        } else {
+            "host"
+        };
         assert_eq!(state, want, "namespace {kind}");
         let from_json = json["container"]["namespaces"][kind].as_u64().unwrap();
-        assert_eq!(ns_inode(init, kind), from_json, "{kind} inode, from the host's /proc");
+        assert_eq!(
+            ns_inode(init, kind),
+            from_json,
+            "{kind} inode, from the host's /proc"
+        );
     }
     assert_eq!(json["container"]["nspid"], serde_json::json!([init, 1]));
     // From the host's /proc: the init's NSpid line has two entries.
@@ -77,9 +94,15 @@ fn init_reaps_orphans() {
     let procs = processes_in_pid_ns(pid_ns);
     assert!(!procs.is_empty(), "container processes not found");
     let zombies: Vec<_> = procs.iter().filter(|(_, s)| *s == 'Z').collect();
-    assert!(zombies.is_empty(), "zombies under init: {zombies:?} of {procs:?}");
+    assert!(
+        zombies.is_empty(),
+        "zombies under init: {zombies:?} of {procs:?}"
+    );
     assert_eq!(rt.wait(), 0);
-    assert!(processes_in_pid_ns(pid_ns).is_empty(), "processes left after exit");
+    assert!(
+        processes_in_pid_ns(pid_ns).is_empty(),
+        "processes left after exit"
+    );
 }
 
 #[test]
@@ -102,7 +125,13 @@ fn sigterm_to_the_runtime_reaches_the_command_through_init() {
     require_root();
     let mut rt = Running::spawn(
         BIN,
-        &["run", "--", "sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"],
+        &[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+        ],
     );
     rt.wait_for_line("ready");
     rt.signal(Signal::SIGTERM);
@@ -138,5 +167,8 @@ fn killing_the_runtime_empties_the_namespace() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("processes outlived the runtime: {:?}", processes_in_pid_ns(pid_ns));
+    panic!(
+        "processes outlived the runtime: {:?}",
+        processes_in_pid_ns(pid_ns)
+    );
 }

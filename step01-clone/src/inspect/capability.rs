@@ -72,6 +72,7 @@ impl CapSet {
     }
 }
 
+// ANCHOR: names
 /// The names of the bits set in `mask`, lowest first.
 pub fn names(mask: u64) -> Vec<String> {
     (0..64)
@@ -82,6 +83,7 @@ pub fn names(mask: u64) -> Vec<String> {
         })
         .collect()
 }
+// ANCHOR_END: names
 
 /// The number of a capability given as `CAP_CHOWN`, `chown` or `Chown`.
 pub fn from_name(name: &str) -> Option<u32> {

@@ -59,6 +59,7 @@ pub struct RootMount {
     pub root: String,
 }
 
+// ANCHOR: snapshot
 /// Everything the inspector reads about one process. Field names are
 /// stable: tests and the book parse them from `--format json`.
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +85,7 @@ pub struct Snapshot {
     /// The LSM's label for the process, where one is active and readable.
     pub lsm_label: Option<String>,
 }
+// ANCHOR_END: snapshot
 
 impl Snapshot {
     /// Read every field for `pid` from /proc.

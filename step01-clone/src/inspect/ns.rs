@@ -19,6 +19,7 @@ pub fn parse_link(target: &str) -> Option<(&str, u64)> {
     Some((kind, inode))
 }
 
+// ANCHOR: inode
 /// Read the inode of one namespace of a process from its /proc link.
 pub fn inode(proc_dir: &Path, kind: &str) -> std::io::Result<u64> {
     let target = std::fs::read_link(proc_dir.join("ns").join(kind))?;
@@ -30,6 +31,7 @@ pub fn inode(proc_dir: &Path, kind: &str) -> std::io::Result<u64> {
         )
     })
 }
+// ANCHOR_END: inode
 
 #[cfg(test)]
 mod tests {

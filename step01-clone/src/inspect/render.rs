@@ -161,19 +161,16 @@ fn wrap(value: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();
     for line in value.split('\n') {
         let mut current = String::new();
-        for long in line.split(' ') {
-            // A word wider than the column (a cgroup path) is cut into pieces.
-            let chars: Vec<char> = long.chars().collect();
-            for piece in chars.chunks(width.max(1)) {
-                let word: String = piece.iter().collect();
-                if !current.is_empty() && current.len() + 1 + word.len() > width {
-                    out.push(std::mem::take(&mut current));
-                }
-                if !current.is_empty() {
-                    current.push(' ');
-                }
-                current.push_str(&word);
+        // Words are never cut: a long cgroup path overflows its column
+        // rather than being split mid-name.
+        for word in line.split(' ') {
+            if !current.is_empty() && current.len() + 1 + word.len() > width {
+                out.push(std::mem::take(&mut current));
             }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
         }
         out.push(current);
     }
@@ -231,7 +228,7 @@ mod tests {
         assert_eq!(wrap("a b c", 3), vec!["a b", "c"]);
         assert_eq!(wrap("one\ntwo", 10), vec!["one", "two"]);
         assert_eq!(wrap("", 10), vec![""]);
-        assert_eq!(wrap("abcdefg", 3), vec!["abc", "def", "g"]);
+        assert_eq!(wrap("abcdefg x", 3), vec!["abcdefg", "x"]);
     }
 
     #[test]

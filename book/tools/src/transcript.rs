@@ -1,0 +1,162 @@
+//! Transcripts: terminal sessions recorded from the real binaries.
+//!
+//! A transcript is a `.console` file under `book/transcripts/`: lines that
+//! start with `$ ` are commands, the lines after each are its output (stdout
+//! and stderr together, as a terminal shows them). Recording runs every
+//! command with bash, as root, with the step binaries first on PATH and
+//! NO_COLOR set, and writes the redacted output back. Checking does the same
+//! and compares: any difference is drift, and fails the test.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::redact::Redactor;
+
+/// How long one command may run before it counts as hung.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The commands of a transcript, in order.
+pub fn commands(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Run one command line with bash, in the workspace root; stdout and
+/// stderr in one stream.
+pub fn run(command: &str, bin_dir: &Path) -> Result<String, String> {
+    let path = format!(
+        "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        bin_dir.display()
+    );
+    // `exec 2>&1` sends stderr down the same pipe, so lines keep the order
+    // in which they were written, as on a terminal.
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(format!("exec 2>&1\n{command}"))
+        .env_clear()
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .env("LANG", "C.UTF-8")
+        .env("HOME", "/root")
+        .current_dir(crate::book_dir().parent().unwrap_or(Path::new("/")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawning bash: {e}"))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let started = Instant::now();
+    loop {
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            break;
+        }
+        if started.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("`{command}` still running after {TIMEOUT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = reader
+        .join()
+        .map_err(|_| "reader thread panicked".to_string())?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Run every command of `text` and build the transcript, redacted.
+pub fn render(text: &str, bin_dir: &Path) -> Result<String, String> {
+    let mut redactor = Redactor::for_this_host();
+    let mut out = String::new();
+    for command in commands(text) {
+        out.push_str(&format!("$ {command}\n"));
+        let output = run(&command, bin_dir)?;
+        out.push_str(&redactor.text(&output));
+        if !output.is_empty() && !output.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// Where the step binaries are: beside this program (`target/<profile>/`),
+/// or one folder up for a test binary (`target/<profile>/deps/`).
+pub fn bin_dir() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    for step in ["step01-clone", "step02-pid-ns"] {
+        if !dir.join(step).exists() {
+            return Err(format!(
+                "{step} is not built in {}: run `cargo build --workspace` first",
+                dir.display()
+            ));
+        }
+    }
+    Ok(dir)
+}
+
+/// Every transcript of the book.
+pub fn all() -> Vec<PathBuf> {
+    crate::files_with_suffix(&crate::book_dir().join("transcripts"), ".console")
+}
+
+/// Re-run one transcript and compare; the first differing line on drift.
+pub fn check(path: &Path, bin_dir: &Path) -> Result<(), String> {
+    let stored = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let fresh = render(&stored, bin_dir)?;
+    if fresh == stored {
+        return Ok(());
+    }
+    let (stored_lines, fresh_lines): (Vec<&str>, Vec<&str>) =
+        (stored.lines().collect(), fresh.lines().collect());
+    let n = stored_lines
+        .iter()
+        .zip(&fresh_lines)
+        .position(|(a, b)| a != b)
+        .unwrap_or(stored_lines.len().min(fresh_lines.len()));
+    Err(format!(
+        "{} drifted at line {}:\n  stored: {:?}\n  now:    {:?}\nre-record with: cargo run -p isolab-book --bin transcripts -- record",
+        path.display(),
+        n + 1,
+        stored_lines.get(n).unwrap_or(&"<end>"),
+        fresh_lines.get(n).unwrap_or(&"<end>"),
+    ))
+}
+
+/// Re-run one transcript and write the result back.
+pub fn record(path: &Path, bin_dir: &Path) -> Result<(), String> {
+    let stored = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let fresh = render(&stored, bin_dir)?;
+    std::fs::write(path, fresh).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_dollar_lines() {
+        let text = "$ echo a\na\n$ echo b; echo c\nb\nc\n";
+        assert_eq!(commands(text), vec!["echo a", "echo b; echo c"]);
+    }
+
+    #[test]
+    fn render_merges_stderr_in_order() {
+        let out = render(
+            "$ echo out; echo err >&2; echo out2\n",
+            Path::new("/nonexistent"),
+        )
+        .unwrap();
+        assert_eq!(out, "$ echo out; echo err >&2; echo out2\nout\nerr\nout2\n");
+    }
+}

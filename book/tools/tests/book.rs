@@ -1,0 +1,59 @@
+//! The book must match the code: transcripts re-run without drift, and
+//! every `{{#include}}` names a file and anchor that exist.
+
+use isolab_book::{book_dir, includes, transcript};
+
+#[test]
+fn every_include_resolves() {
+    let problems = includes::problems(&book_dir().join("src"));
+    assert!(
+        problems.is_empty(),
+        "broken includes:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn transcripts_have_not_drifted() {
+    assert!(
+        nix_is_root(),
+        "PRIVILEGED TEST RUN WITHOUT ROOT: transcripts run the step binaries, which need root"
+    );
+    let bin_dir = transcript::bin_dir().expect("step binaries built");
+    let files = transcript::all();
+    assert!(
+        files.len() >= 10,
+        "expected the book's transcripts, found {files:?}"
+    );
+    let drift: Vec<String> = files
+        .iter()
+        .filter_map(|f| transcript::check(f, &bin_dir).err())
+        .collect();
+    assert!(drift.is_empty(), "{}", drift.join("\n\n"));
+}
+
+#[test]
+fn every_transcript_is_included_somewhere() {
+    let chapters: String = isolab_book::files_with_suffix(&book_dir().join("src"), ".md")
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    for t in transcript::all() {
+        let rel = t.strip_prefix(book_dir()).unwrap().display().to_string();
+        assert!(
+            chapters.contains(&rel),
+            "{rel} is recorded but no chapter includes it"
+        );
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
