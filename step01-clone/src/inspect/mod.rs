@@ -216,7 +216,8 @@ pub struct Comparison {
     pub container: Snapshot,
     pub host: Snapshot,
     /// For each namespace type: `new` when the container has its own,
-    /// `host` when it shares the host process's.
+    /// `host` when it shares the host process's, `unknown` when the host
+    /// process's link could not be read.
     pub namespaces: BTreeMap<String, String>,
     /// Keys of the rows that differ (see [`render::rows`]).
     pub differs: Vec<String>,
@@ -236,8 +237,12 @@ impl Comparison {
             .namespaces
             .iter()
             .map(|(kind, ino)| {
-                let same = host.namespaces.get(kind) == Some(ino);
-                (kind.clone(), if same { "host" } else { "new" }.to_string())
+                let state = match host.namespaces.get(kind) {
+                    Some(h) if h == ino => "host",
+                    Some(_) => "new",
+                    None => "unknown",
+                };
+                (kind.clone(), state.to_string())
             })
             .collect();
         let differs = render::rows(&container, &host)

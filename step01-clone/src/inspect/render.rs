@@ -112,16 +112,25 @@ pub fn rows(c: &Snapshot, h: &Snapshot) -> Vec<Row> {
     ));
     let seccomp = |s: &Snapshot| format!("{} ({} filters)", s.seccomp.mode, s.seccomp.filters);
     rows.push(row("seccomp", "Seccomp", seccomp(c), seccomp(h)));
-    for (kind, ino) in &c.namespaces {
-        let host_ino = h.namespaces.get(kind).copied().unwrap_or(0);
-        let mark = if *ino == host_ino { "host" } else { "new" };
+    for kind in super::ns::TYPES {
+        // A link we may not read (another user's process, or PID 1 in some
+        // sandboxes) is shown as such, never compared.
+        let (c_ino, h_ino) = (c.namespaces.get(kind), h.namespaces.get(kind));
+        let show = |ino: Option<&u64>| ino.map_or("unreadable".to_string(), u64::to_string);
+        let (container, differs) = match (c_ino, h_ino) {
+            (Some(ci), Some(hi)) => {
+                let mark = if ci == hi { "host" } else { "new" };
+                (format!("{ci} {mark}"), ci != hi)
+            }
+            _ => (show(c_ino), false),
+        };
         rows.push(Row {
-            differs: *ino != host_ino,
+            differs,
             ..row(
                 &format!("ns.{kind}"),
                 &format!("ns/{kind}"),
-                format!("{ino} {mark}"),
-                host_ino.to_string(),
+                container,
+                show(h_ino),
             )
         });
     }
