@@ -1,0 +1,93 @@
+//! A minimal /dev: a tmpfs with the few device nodes a program expects,
+//! a private devpts for terminals, /dev/shm, and the /proc/self/fd links.
+//!
+//! The host's /dev holds every disk and device: a container gets none of
+//! them. The list is the OCI runtime spec's default devices (runc and
+//! crun create the same ones).
+
+use nix::mount::MsFlags;
+use nix::sys::stat::{Mode, SFlag, makedev};
+
+use crate::error::{Error, Result};
+use crate::explain;
+use crate::mount;
+use crate::resolve::Root;
+
+/// Character devices: name, major, minor (see Documentation/admin-guide/devices.txt).
+pub const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Symlinks in /dev: name, target.
+pub const LINKS: [(&str, &str); 5] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
+/// Build /dev inside the rootfs (before pivot_root).
+pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
+    let dev = root.open_target("/dev", true)?;
+    mount::mount(
+        "tmpfs",
+        &dev,
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        "mode=755,size=65536k",
+    )?;
+    // The tmpfs now hides the rootfs's own /dev; reopen through the mount.
+    let dev_dir = rootfs.join("dev");
+    for (name, major, minor) in DEVICES {
+        let path = dev_dir.join(name);
+        let call = format!("mknod(\"/dev/{name}\", S_IFCHR|0666, makedev({major}, {minor}))");
+        nix::sys::stat::mknod(
+            &path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(|e| Error::syscall(call.clone(), e))?;
+        // mknod's mode is cut by the umask; set it exactly.
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| Error::syscall(format!("chmod(\"/dev/{name}\", 0666)"), e))?;
+        explain::syscall(&call, 0);
+    }
+    for (name, target) in LINKS {
+        std::os::unix::fs::symlink(target, dev_dir.join(name))
+            .map_err(|e| Error::io(format!("symlink({target:?}, \"/dev/{name}\")"), e))?;
+    }
+    explain::note(
+        "symlink /dev/fd, /dev/std{in,out,err} -> /proc/self/fd/*, /dev/ptmx -> pts/ptmx",
+    );
+
+    // A new devpts instance: the container's ptys are numbered from 0 and
+    // it can't see the host's.
+    let pts = root.open_target("/dev/pts", true)?;
+    mount::mount(
+        "devpts",
+        &pts,
+        "devpts",
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620",
+    )?;
+    let shm = root.open_target("/dev/shm", true)?;
+    mount::mount(
+        "shm",
+        &shm,
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        "mode=1777,size=65536k",
+    )
+}

@@ -1,0 +1,18 @@
+//! isolab step 3: a mount namespace, its own root filesystem, /proc, /sys
+//! and /dev, and pivot_root.
+//!
+//! Everything from steps 1 and 2 is re-exported; this step adds the modules
+//! below. The order they are called in is in `src/run.rs`.
+
+pub use step02_pid_ns::*;
+
+pub mod dev;
+pub mod elf;
+pub mod import;
+pub mod masked;
+pub mod mount;
+pub mod pivot;
+pub mod pseudofs;
+pub mod resolve;
+pub mod rootfs;
+pub mod state;

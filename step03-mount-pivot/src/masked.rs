@@ -1,0 +1,73 @@
+//! Masked and read-only paths: the parts of /proc and /sys a container must
+//! not read or write even as root, because they describe or control the
+//! whole machine, not the container's namespaces.
+//!
+//! The lists are docker's defaults (moby's oci/defaults.go). Masking a file
+//! binds /dev/null over it; masking a directory mounts an empty read-only
+//! tmpfs over it. Read-only paths are bound onto themselves and remounted
+//! read-only.
+
+use nix::mount::MsFlags;
+
+use crate::error::Result;
+use crate::explain;
+use crate::mount;
+use crate::resolve::Root;
+
+/// Paths that read as empty inside the container.
+pub const MASKED: [&str; 12] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths that can be read but not written.
+pub const READONLY: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Apply both lists. Paths this kernel doesn't have are skipped.
+pub fn apply(root: &Root) -> Result<()> {
+    for path in MASKED {
+        if !root.exists(path) {
+            continue;
+        }
+        let target = root.open_target(path, false)?;
+        if std::fs::metadata(target.proc_path())
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
+        {
+            mount::mount("tmpfs", &target, "tmpfs", MsFlags::MS_RDONLY, "size=0")?;
+        } else {
+            let null = root.open_target("/dev/null", false)?;
+            mount::bind(&null.proc_path(), &target, MsFlags::empty())?;
+        }
+    }
+    for path in READONLY {
+        if !root.exists(path) {
+            continue;
+        }
+        let target = root.open_target(path, false)?;
+        mount::bind(&target.proc_path(), &target, MsFlags::MS_REC)?;
+        let again = root.open_target(path, false)?;
+        mount::remount_readonly(
+            &again,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        )?;
+    }
+    explain::note("masked and read-only paths applied (docker's default lists)");
+    Ok(())
+}

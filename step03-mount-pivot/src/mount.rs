@@ -1,0 +1,133 @@
+//! mount(2) and friends, narrated. Every mount the runtime makes goes
+//! through here, so `--explain` shows all of them.
+
+use nix::mount::{MntFlags, MsFlags};
+
+use crate::error::{Error, Result};
+use crate::explain;
+use crate::resolve::Target;
+
+/// MsFlags the way mount(2)'s man page spells them.
+pub fn flag_names(flags: MsFlags) -> String {
+    let names = [
+        (MsFlags::MS_RDONLY, "MS_RDONLY"),
+        (MsFlags::MS_NOSUID, "MS_NOSUID"),
+        (MsFlags::MS_NODEV, "MS_NODEV"),
+        (MsFlags::MS_NOEXEC, "MS_NOEXEC"),
+        (MsFlags::MS_REMOUNT, "MS_REMOUNT"),
+        (MsFlags::MS_BIND, "MS_BIND"),
+        (MsFlags::MS_REC, "MS_REC"),
+        (MsFlags::MS_PRIVATE, "MS_PRIVATE"),
+        (MsFlags::MS_STRICTATIME, "MS_STRICTATIME"),
+    ];
+    let parts: Vec<&str> = names
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    if parts.is_empty() {
+        "0".into()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// mount(source, target, fstype, flags, data), onto a target opened
+/// inside the rootfs. `shown` is the target as the container will see it.
+pub fn mount(
+    source: &str,
+    target: &Target,
+    fstype: &str,
+    flags: MsFlags,
+    data: &str,
+) -> Result<()> {
+    let call = format!(
+        "mount({source:?}, {:?}, {fstype:?}, {}, {data:?})",
+        target.path,
+        flag_names(flags)
+    );
+    let fstype_arg = (!fstype.is_empty()).then_some(fstype);
+    let data_arg = (!data.is_empty()).then_some(data);
+    nix::mount::mount(
+        Some(source),
+        target.proc_path().as_str(),
+        fstype_arg,
+        flags,
+        data_arg,
+    )
+    .map_err(|e| Error::syscall(call.clone(), e))?;
+    explain::syscall(&call, 0);
+    Ok(())
+}
+
+/// mount(2) on a host path (the rootfs itself, `/`), before pivot_root.
+pub fn mount_path(
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    let call = format!(
+        "mount({:?}, {target:?}, {:?}, {}, {:?})",
+        source.unwrap_or("none"),
+        fstype.unwrap_or("none"),
+        flag_names(flags),
+        data.unwrap_or("")
+    );
+    nix::mount::mount(source, target, fstype, flags, data)
+        .map_err(|e| Error::syscall(call.clone(), e))?;
+    explain::syscall(&call, 0);
+    Ok(())
+}
+
+/// Make every mount in this (new) mount namespace private, recursively.
+/// Must come before any other mount: on systemd machines `/` is shared,
+/// and without this each mount we make would propagate back to the host.
+pub fn make_rprivate() -> Result<()> {
+    mount_path(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
+}
+
+/// Bind `source` (a host path) onto a target inside the rootfs.
+pub fn bind(source: &str, target: &Target, flags: MsFlags) -> Result<()> {
+    mount(source, target, "", MsFlags::MS_BIND | flags, "")
+}
+
+/// Make an existing mount read-only. A bind mount ignores MS_RDONLY on
+/// creation: read-only takes a second call, a remount of the bind.
+pub fn remount_readonly(target: &Target, extra: MsFlags) -> Result<()> {
+    mount(
+        "none",
+        target,
+        "",
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | extra,
+        "",
+    )
+}
+
+/// umount2(target, MNT_DETACH): lazy unmount, gone once unused.
+pub fn detach(target: &str) -> Result<()> {
+    let call = format!("umount2({target:?}, MNT_DETACH)");
+    nix::mount::umount2(target, MntFlags::MNT_DETACH)
+        .map_err(|e| Error::syscall(call.clone(), e))?;
+    explain::syscall(&call, 0);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_by_name() {
+        assert_eq!(
+            flag_names(MsFlags::MS_REC | MsFlags::MS_PRIVATE),
+            "MS_REC|MS_PRIVATE"
+        );
+        assert_eq!(flag_names(MsFlags::empty()), "0");
+        assert_eq!(
+            flag_names(MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY),
+            "MS_RDONLY|MS_REMOUNT|MS_BIND"
+        );
+    }
+}

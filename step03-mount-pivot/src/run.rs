@@ -1,0 +1,81 @@
+//! Step 3's setup sequence: step 2's, plus a mount namespace in which the
+//! child builds the container's filesystem and pivots into it (`diff` it
+//! with step 2's run.rs).
+
+use std::path::Path;
+
+use nix::sched::CloneFlags;
+use step03_mount_pivot::explain::{self, Role};
+use step03_mount_pivot::resolve::Root;
+use step03_mount_pivot::state::State;
+use step03_mount_pivot::sync::{self, Channel};
+use step03_mount_pivot::{
+    Result, clone, dev, exec, init, masked, mount, pivot, prctl, pseudofs, rootfs, signals, uts,
+};
+
+use crate::RunArgs;
+
+/// Runtime side. Returns the exit status for the shell.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    args.common.check()?;
+    let state = State::new(args.state_dir.as_deref());
+    let rootfs = rootfs::choose(args.rootfs.as_deref(), &state)?;
+    let (mut runtime, child_end) = sync::channel()?;
+    let mut child_end = Some(child_end);
+
+    // ANCHOR: clone
+    let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
+    let child = clone::clone(flags, || child(args, &rootfs, &mut child_end))?;
+    // ANCHOR_END: clone
+    drop(child_end); // the child's end of the channel, in our copy
+
+    // sync 1: the child is in its new root and waits to exec.
+    sync::expect_ready(&mut runtime, child)?;
+    args.common.before_exec(child, &pause_hints(child))?;
+    // Block the signals we forward before the command can run, so a
+    // SIGTERM for us is passed on instead of killing us.
+    signals::block()?;
+    // sync 2: let it exec.
+    runtime.go()?;
+    // sync 3: EOF means execve succeeded.
+    sync::expect_exec(&mut runtime, child)?;
+
+    let status = signals::supervise(child, |_, _| {})?;
+    Ok(signals::exit_code(status))
+}
+
+/// Child side: PID 1 of the new PID namespace, in a new mount namespace.
+// ANCHOR: child
+fn child(args: &RunArgs, rootfs: &Path, chan: &mut Option<Channel>) -> isize {
+    explain::set_role(Role::Init);
+    sync::child_main(chan, |chan| {
+        prctl::set_pdeathsig()?;
+        prctl::set_name("step03-init")?;
+        // ANCHOR: filesystem
+        mount::make_rprivate()?; // before any mount: nothing propagates to the host
+        pivot::bind_rootfs(rootfs)?; // pivot_root needs a mount point
+        let root = Root::open(rootfs)?; // mount targets resolve inside it
+        pseudofs::mount_proc(&root)?;
+        pseudofs::mount_sys(&root)?;
+        dev::populate(&root, rootfs)?;
+        masked::apply(&root)?;
+        pivot::pivot_root(rootfs)?;
+        // ANCHOR_END: filesystem
+        uts::sethostname(&args.hostname)?;
+        chan.ready()?; // sync 1
+        chan.wait_go()?; // sync 2
+        if args.no_init {
+            return Err(exec::execvp(&args.common.command));
+        }
+        init::run(&args.common.command, chan)
+    })
+}
+// ANCHOR_END: child
+
+/// What to look at from a second terminal while paused in step 3.
+fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
+    vec![
+        format!("nsenter -t {child} -p -m ps -o pid,comm  # only the container now"),
+        format!("diff <(cat /proc/self/mountinfo) /proc/{child}/mountinfo"),
+    ]
+}
