@@ -249,3 +249,36 @@ pub fn assert_one_line(text: &str) {
         "expected one line, got:\n{text}"
     );
 }
+
+/// A directory under the system temp dir, removed (with everything in it)
+/// when dropped, also when the test fails.
+#[derive(Debug)]
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory named after `name` and this process.
+    pub fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("isolab-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    /// The directory as a &str, for command lines.
+    pub fn arg(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The mount table as a host process sees it: compare before and after a
+/// run to prove nothing leaked onto the host.
+pub fn host_mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").expect("reading /proc/self/mountinfo")
+}

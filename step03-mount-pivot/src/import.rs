@@ -148,7 +148,12 @@ fn unpack(reader: impl Read, dest: &Path) -> Result<Report> {
         match entry.unpack_in(dest) {
             Ok(true) => report.unpacked += 1,
             Ok(false) => report.refused.push(format!("{shown}: outside the target")),
-            Err(e) => report.refused.push(format!("{shown}: {e}")),
+            Err(e) => {
+                let cause = std::error::Error::source(&e)
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                report.refused.push(format!("{shown}: {e}{cause}"))
+            }
         }
     }
     Ok(report)

@@ -17,10 +17,11 @@ use crate::explain;
 use crate::state::State;
 
 /// Programs copied from the host when there is no busybox.
-pub const HOST_PROGRAMS: [&str; 34] = [
+pub const HOST_PROGRAMS: [&str; 36] = [
     "sh", "ls", "cat", "ps", "id", "hostname", "mount", "umount", "sleep", "echo", "env", "mkdir",
     "rm", "touch", "grep", "head", "tail", "wc", "uname", "stat", "readlink", "ln", "cp", "mv",
-    "chmod", "kill", "true", "false", "test", "df", "pwd", "sed", "tr", "findmnt",
+    "chmod", "kill", "true", "false", "test", "df", "pwd", "sed", "tr", "findmnt", "find",
+    "chroot",
 ];
 
 /// Written last into a finished rootfs.
