@@ -15,4 +15,5 @@ pub mod pivot;
 pub mod pseudofs;
 pub mod resolve;
 pub mod rootfs;
+pub mod rootfs_cmd;
 pub mod state;

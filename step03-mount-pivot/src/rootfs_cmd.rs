@@ -1,0 +1,84 @@
+//! The `rootfs` subcommand: import a tarball as a named image, build the
+//! default rootfs, list images. Every step from 3 on has it.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::error::{Error, Result};
+use crate::state::State;
+use crate::{import, rootfs};
+
+#[derive(Debug, Subcommand)]
+pub enum RootfsCommand {
+    /// Unpack a rootfs tarball (docker export, Alpine minirootfs .tar.gz) as NAME
+    Import {
+        tarball: PathBuf,
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Build the default rootfs from the host now (normally done on first run)
+    Build {
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// List imported root filesystems
+    List {
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+}
+
+/// Run a `rootfs` subcommand.
+pub fn run(cmd: &RootfsCommand) -> Result<i32> {
+    match cmd {
+        RootfsCommand::Import {
+            tarball,
+            name,
+            state_dir,
+        } => {
+            if name.contains('/') || name.starts_with('.') || name.is_empty() {
+                return Err(Error::Usage(format!(
+                    "{name:?} is not a valid image name: use letters, digits, '-' and '_'"
+                )));
+            }
+            let state = State::new(state_dir.as_deref());
+            let dest = state.images().join(name);
+            let report = import::import(tarball, &dest)?;
+            for refused in &report.refused {
+                eprintln!("refused: {refused}");
+            }
+            println!(
+                "imported {} entries into {} ({} refused)",
+                report.unpacked,
+                dest.display(),
+                report.refused.len()
+            );
+            Ok(0)
+        }
+        RootfsCommand::Build { state_dir } => {
+            println!(
+                "{}",
+                rootfs::default_rootfs(&State::new(state_dir.as_deref()))?.display()
+            );
+            Ok(0)
+        }
+        RootfsCommand::List { state_dir } => {
+            let images = State::new(state_dir.as_deref()).images();
+            let mut names: Vec<String> = std::fs::read_dir(&images)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.retain(|n| !n.starts_with('.'));
+            names.sort();
+            for n in names {
+                println!("{n}");
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! One container's place on the host: an id, its layers under
+//! `<lib>/containers/<id>/`, and a runtime state dir `<run>/<id>/` holding
+//! the runtime's PID.
+//!
+//! Everything is removed when the container ends, unless `--keep` asks to
+//! keep the upper layer. If the runtime itself is SIGKILLed it can't clean
+//! up; the next run (or `cleanup`) finds state dirs whose runtime is gone
+//! and removes them.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::explain;
+use crate::overlay::Layers;
+use crate::state::State;
+
+/// A container's directories; removed on drop unless kept.
+#[derive(Debug)]
+pub struct Container {
+    pub id: String,
+    /// `<lib>/containers/<id>`: upper, work, merged.
+    pub dir: PathBuf,
+    /// `<run>/<id>`: the runtime's PID, for stale-state detection.
+    pub run_dir: PathBuf,
+    pub layers: Layers,
+    keep: bool,
+}
+
+/// 12 random hex digits, like a short docker id.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 6];
+    // SAFETY: writes at most bytes.len() bytes into the buffer.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        // No entropy yet (early boot): time and PID are unique enough here.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        return format!("{:06x}{:06x}", std::process::id() & 0xffffff, t & 0xffffff);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Container {
+    /// Make a new container's directories.
+    pub fn create(state: &State, keep: bool) -> Result<Container> {
+        let id = new_id();
+        let dir = state.lib.join("containers").join(&id);
+        let run_dir = state.run.join(&id);
+        std::fs::create_dir_all(&run_dir)
+            .map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
+        let me = std::process::id() as i32;
+        std::fs::write(
+            run_dir.join("pid"),
+            format!("{me} {}\n", start_time(me).unwrap_or(0)),
+        )
+        .map_err(|e| Error::io("writing the runtime's pid file", e))?;
+        let layers = Layers::under(&dir);
+        let container = Container {
+            id,
+            dir,
+            run_dir,
+            layers,
+            keep,
+        };
+        container.layers.create()?;
+        explain::note(&format!(
+            "container {}: layers in {}",
+            container.id,
+            container.dir.display()
+        ));
+        Ok(container)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+        if self.keep {
+            let _ = std::fs::remove_dir_all(&self.layers.work);
+            let _ = std::fs::remove_dir_all(&self.layers.merged);
+            eprintln!(
+                "kept the container's upper layer: {}",
+                self.layers.upper.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Remove the state of containers whose runtime is gone. Returns their ids.
+pub fn sweep_stale(state: &State) -> Vec<String> {
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&state.run) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(entry.path().join("pid")).unwrap_or_default();
+        let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+        let alive = match (fields.next().flatten(), fields.next().flatten()) {
+            (Some(pid), Some(start)) => start_time(pid as i32) == Some(start),
+            _ => false,
+        };
+        if !alive {
+            let _ = std::fs::remove_dir_all(state.lib.join("containers").join(&id));
+            let _ = std::fs::remove_dir_all(entry.path());
+            removed.push(id);
+        }
+    }
+    if !removed.is_empty() {
+        explain::note(&format!("removed stale containers: {}", removed.join(" ")));
+    }
+    removed
+}
+
+/// When `pid` started, in clock ticks since boot (field 22 of
+/// /proc/PID/stat). PID and start time together name one process: a PID
+/// recycled by another process has another start time.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm (field 2) may contain spaces; count fields after its ')'.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `<lib>/containers/<id>` for an id, for messages and tests.
+pub fn dir_of(state: &State, id: &str) -> PathBuf {
+    Path::new(&state.lib).join("containers").join(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_12_hex_digits_and_differ() {
+        let (a, b) = (new_id(), new_id());
+        assert_eq!(a.len(), 12);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn sweep_removes_dead_runtimes_only() {
+        let root = std::env::temp_dir().join(format!("isolab-sweep-{}", std::process::id()));
+        let state = State::new(Some(&root));
+        let me = std::process::id() as i32;
+        let start = start_time(me).unwrap();
+        // "dead": our PID with another start time, as after PID reuse.
+        for (id, line) in [
+            ("dead", format!("{me} {}", start + 1)),
+            ("live", format!("{me} {start}")),
+        ] {
+            std::fs::create_dir_all(state.run.join(id)).unwrap();
+            std::fs::write(state.run.join(id).join("pid"), line).unwrap();
+            std::fs::create_dir_all(dir_of(&state, id).join("upper")).unwrap();
+        }
+        let removed = sweep_stale(&state);
+        let live_kept = dir_of(&state, "live").exists() && !dir_of(&state, "dead").exists();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(removed, vec!["dead".to_string()]);
+        assert!(live_kept);
+    }
+}

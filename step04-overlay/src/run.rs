@@ -1,0 +1,87 @@
+//! Step 4's setup sequence: step 3's, with the rootfs as the read-only
+//! lower layer of an overlay and the container's writes in its own upper
+//! layer (`diff` it with step 3's run.rs).
+
+use std::path::Path;
+
+use nix::sched::CloneFlags;
+use step04_overlay::container::{self, Container};
+use step04_overlay::explain::{self, Role};
+use step04_overlay::overlay::{self, Layers};
+use step04_overlay::resolve::Root;
+use step04_overlay::state::State;
+use step04_overlay::sync::{self, Channel};
+use step04_overlay::{
+    Result, clone, dev, exec, init, masked, mount, pivot, prctl, pseudofs, rootfs, signals, uts,
+};
+
+use crate::RunArgs;
+
+/// Runtime side. Returns the exit status for the shell.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    args.common.check()?;
+    let state = State::new(args.state_dir.as_deref());
+    container::sweep_stale(&state); // what killed runtimes left behind
+    let image = rootfs::choose(args.rootfs.as_deref(), &state)?;
+    // Removed when `ctr` is dropped, at the end of this function.
+    let ctr = Container::create(&state, args.keep)?;
+    let (mut runtime, child_end) = sync::channel()?;
+    let mut child_end = Some(child_end);
+
+    // ANCHOR: clone
+    let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
+    let child = clone::clone(flags, || child(args, &image, &ctr.layers, &mut child_end))?;
+    // ANCHOR_END: clone
+    drop(child_end); // the child's end of the channel, in our copy
+
+    // sync 1: the child is in its new root and waits to exec.
+    sync::expect_ready(&mut runtime, child)?;
+    args.common.before_exec(child, &pause_hints(child))?;
+    // Block the signals we forward before the command can run, so a
+    // SIGTERM for us is passed on instead of killing us.
+    signals::block()?;
+    // sync 2: let it exec.
+    runtime.go()?;
+    // sync 3: EOF means execve succeeded.
+    sync::expect_exec(&mut runtime, child)?;
+
+    let status = signals::supervise(child, |_, _| {})?;
+    Ok(signals::exit_code(status))
+}
+
+/// Child side: PID 1 of the new PID namespace, in a new mount namespace.
+// ANCHOR: child
+fn child(args: &RunArgs, image: &Path, layers: &Layers, chan: &mut Option<Channel>) -> isize {
+    explain::set_role(Role::Init);
+    sync::child_main(chan, |chan| {
+        prctl::set_pdeathsig()?;
+        prctl::set_name("step04-init")?;
+        // ANCHOR: filesystem
+        mount::make_rprivate()?; // before any mount: nothing propagates to the host
+        overlay::mount_overlay(image, layers)?; // a mount point, as pivot_root needs
+        let rootfs = layers.merged.as_path();
+        let root = Root::open(rootfs)?; // mount targets resolve inside it
+        pseudofs::mount_proc(&root)?;
+        pseudofs::mount_sys(&root)?;
+        dev::populate(&root, rootfs)?;
+        masked::apply(&root)?;
+        pivot::pivot_root(rootfs)?;
+        // ANCHOR_END: filesystem
+        uts::sethostname(&args.hostname)?;
+        chan.ready()?; // sync 1
+        chan.wait_go()?; // sync 2
+        if args.no_init {
+            return Err(exec::execvp(&args.common.command));
+        }
+        init::run(&args.common.command, chan)
+    })
+}
+// ANCHOR_END: child
+
+/// What to look at from a second terminal while paused in step 4.
+fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
+    vec![
+        format!("nsenter -t {child} -p -m ps -o pid,comm  # only the container now"),
+        format!("grep overlay /proc/{child}/mountinfo"),
+    ]
+}
