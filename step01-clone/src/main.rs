@@ -2,6 +2,10 @@
 
 mod run;
 
+/// This step's library under one name in every step, so that `diff` of two
+/// steps' run.rs shows only what the step changed.
+use step01_clone as isolab;
+
 use clap::{Parser, Subcommand};
 use step01_clone::cli::{self, Common, InspectArgs};
 use step01_clone::uts::validate_hostname;

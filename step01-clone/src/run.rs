@@ -4,9 +4,9 @@
 
 use nix::sched::CloneFlags;
 
-use step01_clone::explain::{self, Role};
-use step01_clone::sync::{self, Channel};
-use step01_clone::{Result, clone, exec, prctl, signals, uts};
+use crate::isolab::explain::{self, Role};
+use crate::isolab::sync::{self, Channel};
+use crate::isolab::{Result, clone, exec, prctl, signals, uts};
 
 use crate::RunArgs;
 

@@ -2,6 +2,10 @@
 
 mod run;
 
+/// This step's library under one name in every step, so that `diff` of two
+/// steps' run.rs shows only what the step changed.
+use step02_pid_ns as isolab;
+
 use clap::{Parser, Subcommand};
 use step02_pid_ns::cli::{self, Common, InspectArgs};
 use step02_pid_ns::uts::validate_hostname;

@@ -1,10 +1,10 @@
 //! Step 2's setup sequence: step 1's, with a new PID namespace, and PID 1
 //! running an init that forks the command (`diff` it with step 1's run.rs).
 
+use crate::isolab::explain::{self, Role};
+use crate::isolab::sync::{self, Channel};
+use crate::isolab::{Result, clone, exec, init, prctl, signals, uts};
 use nix::sched::CloneFlags;
-use step02_pid_ns::explain::{self, Role};
-use step02_pid_ns::sync::{self, Channel};
-use step02_pid_ns::{Result, clone, exec, init, prctl, signals, uts};
 
 use crate::RunArgs;
 

@@ -6,6 +6,7 @@
 
 pub use step02_pid_ns::*;
 
+pub mod chroot_escape;
 pub mod dev;
 pub mod elf;
 pub mod import;

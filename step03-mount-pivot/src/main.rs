@@ -2,9 +2,14 @@
 
 mod run;
 
+/// This step's library under one name in every step, so that `diff` of two
+/// steps' run.rs shows only what the step changed.
+use step03_mount_pivot as isolab;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use step03_mount_pivot::chroot_escape;
 use step03_mount_pivot::cli::{self, Common, InspectArgs};
 use step03_mount_pivot::rootfs_cmd::{self, RootfsCommand};
 use step03_mount_pivot::uts::validate_hostname;
@@ -30,6 +35,11 @@ enum Command {
     /// Manage root filesystems ("images")
     #[command(subcommand)]
     Rootfs(RootfsCommand),
+    /// Demo for the book: chroot into DIR, then try the classic chroot escape
+    ChrootEscape {
+        /// The directory to jail this process in
+        dir: PathBuf,
+    },
 }
 
 /// `run`'s arguments: the shared flags plus what steps 1 to 3 add.
@@ -62,6 +72,7 @@ fn main() {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => cli::inspect_command(args),
         Command::Rootfs(cmd) => rootfs_cmd::run(cmd),
+        Command::ChrootEscape { dir } => chroot_escape::attempt(dir).map(|_| 0),
     };
     cli::exit("step03-mount-pivot", result)
 }

@@ -53,7 +53,7 @@ pub fn apply(root: &Root) -> Result<()> {
             mount::mount("tmpfs", &target, "tmpfs", MsFlags::MS_RDONLY, "size=0")?;
         } else {
             let null = root.open_target("/dev/null", false)?;
-            mount::bind(&null.proc_path(), &target, MsFlags::empty())?;
+            mount::bind(&null, &target, MsFlags::empty())?;
         }
     }
     for path in READONLY {
@@ -61,7 +61,7 @@ pub fn apply(root: &Root) -> Result<()> {
             continue;
         }
         let target = root.open_target(path, false)?;
-        mount::bind(&target.proc_path(), &target, MsFlags::MS_REC)?;
+        mount::bind(&target, &target, MsFlags::MS_REC)?;
         let again = root.open_target(path, false)?;
         mount::remount_readonly(
             &again,

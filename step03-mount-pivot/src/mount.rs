@@ -41,8 +41,21 @@ pub fn mount(
     flags: MsFlags,
     data: &str,
 ) -> Result<()> {
+    mount_shown(source, source, target, fstype, flags, data)
+}
+
+/// [`mount`], narrating `shown` as the source (a container path instead of
+/// the /proc/self/fd/N link the call really uses).
+fn mount_shown(
+    source: &str,
+    shown: &str,
+    target: &Target,
+    fstype: &str,
+    flags: MsFlags,
+    data: &str,
+) -> Result<()> {
     let call = format!(
-        "mount({source:?}, {:?}, {fstype:?}, {}, {data:?})",
+        "mount({shown:?}, {:?}, {fstype:?}, {}, {data:?})",
         target.path,
         flag_names(flags)
     );
@@ -88,9 +101,16 @@ pub fn make_rprivate() -> Result<()> {
     mount_path(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
 }
 
-/// Bind `source` (a host path) onto a target inside the rootfs.
-pub fn bind(source: &str, target: &Target, flags: MsFlags) -> Result<()> {
-    mount(source, target, "", MsFlags::MS_BIND | flags, "")
+/// Bind `source`, a file or directory inside the rootfs, onto `target`.
+pub fn bind(source: &Target, target: &Target, flags: MsFlags) -> Result<()> {
+    mount_shown(
+        &source.proc_path(),
+        &source.path,
+        target,
+        "",
+        MsFlags::MS_BIND | flags,
+        "",
+    )
 }
 
 /// Make an existing mount read-only. A bind mount ignores MS_RDONLY on

@@ -23,6 +23,16 @@ pub enum RootfsCommand {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
     },
+    /// Copy host programs, with the libraries their ELF files need, into a
+    /// rootfs (a directory or an image NAME), at the same paths
+    Add {
+        #[arg(value_name = "DIR|NAME")]
+        rootfs: String,
+        #[arg(required = true, value_name = "PROGRAM")]
+        programs: Vec<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
     /// List imported root filesystems
     List {
         #[arg(long, value_name = "DIR")]
@@ -62,6 +72,23 @@ pub fn run(cmd: &RootfsCommand) -> Result<i32> {
                 "{}",
                 rootfs::default_rootfs(&State::new(state_dir.as_deref()))?.display()
             );
+            Ok(0)
+        }
+        RootfsCommand::Add {
+            rootfs: target,
+            programs,
+            state_dir,
+        } => {
+            let dir = rootfs::choose(Some(target), &State::new(state_dir.as_deref()))?;
+            for program in programs {
+                let program = std::fs::canonicalize(program)
+                    .map_err(|e| Error::io(format!("finding {}", program.display()), e))?;
+                rootfs::copy_path(&program, &dir, 0)?;
+                for needed in crate::elf::closure(&program).map_err(Error::Usage)? {
+                    rootfs::copy_path(&needed, &dir, 0)?;
+                }
+                println!("added {}", program.display());
+            }
             Ok(0)
         }
         RootfsCommand::List { state_dir } => {

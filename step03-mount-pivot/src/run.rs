@@ -4,14 +4,14 @@
 
 use std::path::Path;
 
-use nix::sched::CloneFlags;
-use step03_mount_pivot::explain::{self, Role};
-use step03_mount_pivot::resolve::Root;
-use step03_mount_pivot::state::State;
-use step03_mount_pivot::sync::{self, Channel};
-use step03_mount_pivot::{
+use crate::isolab::explain::{self, Role};
+use crate::isolab::resolve::Root;
+use crate::isolab::state::State;
+use crate::isolab::sync::{self, Channel};
+use crate::isolab::{
     Result, clone, dev, exec, init, masked, mount, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
+use nix::sched::CloneFlags;
 
 use crate::RunArgs;
 

@@ -65,11 +65,7 @@ impl Container {
             keep,
         };
         container.layers.create()?;
-        explain::note(&format!(
-            "container {}: layers in {}",
-            container.id,
-            container.dir.display()
-        ));
+        explain::note(&format!("container layers in {}", container.dir.display()));
         Ok(container)
     }
 }

@@ -2,6 +2,10 @@
 
 mod run;
 
+/// This step's library under one name in every step, so that `diff` of two
+/// steps' run.rs shows only what the step changed.
+use step04_overlay as isolab;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};

@@ -4,16 +4,16 @@
 
 use std::path::Path;
 
-use nix::sched::CloneFlags;
-use step04_overlay::container::{self, Container};
-use step04_overlay::explain::{self, Role};
-use step04_overlay::overlay::{self, Layers};
-use step04_overlay::resolve::Root;
-use step04_overlay::state::State;
-use step04_overlay::sync::{self, Channel};
-use step04_overlay::{
+use crate::isolab::container::{self, Container};
+use crate::isolab::explain::{self, Role};
+use crate::isolab::overlay::{self, Layers};
+use crate::isolab::resolve::Root;
+use crate::isolab::state::State;
+use crate::isolab::sync::{self, Channel};
+use crate::isolab::{
     Result, clone, dev, exec, init, masked, mount, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
+use nix::sched::CloneFlags;
 
 use crate::RunArgs;
 

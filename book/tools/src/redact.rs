@@ -2,7 +2,8 @@
 //! placeholders, and nothing else.
 //!
 //! What varies: host PIDs, namespace inode numbers of new namespaces, mount
-//! IDs, random ids, the host's own cgroups, hostname and init.
+//! IDs, container and other random ids, the host's own cgroups, hostname
+//! and init.
 //! Each distinct value gets a numbered placeholder in order of appearance
 //! (`[PID1]`, `[PID2]`, `[INO1]`), so a transcript still shows which numbers
 //! are the same: the PID that clone returned is the PID the inspector shows.
@@ -40,6 +41,7 @@ pub struct Redactor {
     host_lines: Vec<(String, &'static str)>,
     cgroup: Option<Regex>,
     inode: Regex,
+    container: Regex,
     mount_id: Regex,
     hex_id: Regex,
     number: Regex,
@@ -70,6 +72,7 @@ impl Redactor {
             ],
             cgroup,
             inode: Regex::new(r"\b4026\d{6}\b").expect("regex"),
+            container: Regex::new(r"containers/(?P<v>[0-9a-f]{12})\b").expect("regex"),
             mount_id: Regex::new(r"#\d+\b").expect("regex"),
             hex_id: Regex::new(r"\b[0-9a-f]{24,64}\b").expect("regex"),
             number: Regex::new(r"\b\d{3,7}\b").expect("regex"),
@@ -113,6 +116,7 @@ impl Redactor {
         }
         let line = self.apply(line, Kind::Cgroup);
         let line = self.apply(&line, Kind::Inode);
+        let line = self.apply(&line, Kind::Container);
         let line = self.apply(&line, Kind::MountId);
         let line = self.apply(&line, Kind::HexId);
         self.apply(&line, Kind::Pid)
@@ -135,6 +139,7 @@ impl Redactor {
                 None => return line.to_string(),
             },
             Kind::Inode => &self.inode,
+            Kind::Container => &self.container,
             Kind::MountId => &self.mount_id,
             Kind::HexId => &self.hex_id,
             Kind::Pid => &self.number,
@@ -162,11 +167,19 @@ impl Redactor {
                     }
                     self.placeholder("INO", &value)
                 }
+                Kind::Container => self.placeholder("CTR", &value),
                 Kind::MountId => format!("#{}", self.placeholder("MNT", &value[1..])),
                 Kind::HexId => "[ID]".to_string(),
                 Kind::Pid => {
                     let n: u64 = value.parse().unwrap_or(0);
-                    if n < MIN_PID || NOT_PIDS.contains(&n) || is_placeholder_digit(line, start) {
+                    // File modes (`mode=755`, `0666`) are not PIDs; no PID
+                    // starts with 0.
+                    let is_mode = value.starts_with('0') || line[..start].ends_with("mode=");
+                    if n < MIN_PID
+                        || NOT_PIDS.contains(&n)
+                        || is_placeholder_digit(line, start)
+                        || is_mode
+                    {
                         continue;
                     }
                     self.placeholder("PID", &value)
@@ -186,6 +199,7 @@ impl Redactor {
 enum Kind {
     Cgroup,
     Inode,
+    Container,
     MountId,
     HexId,
     Pid,
@@ -317,6 +331,17 @@ mod tests {
         assert_eq!(r.line("myhost"), "[HOST-HOSTNAME]");
         assert_eq!(r.line("systemd"), "[HOST-INIT]");
         assert_eq!(r.line("myhost is here"), "myhost is here");
+    }
+
+    #[test]
+    fn container_ids() {
+        let mut r = r();
+        assert_eq!(
+            r.line(
+                "upperdir=/var/lib/isolab/containers/ae0c05d89627/upper x containers/ae0c05d89627"
+            ),
+            "upperdir=/var/lib/isolab/containers/[CTR1]/upper x containers/[CTR1]"
+        );
     }
 
     #[test]
