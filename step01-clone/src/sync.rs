@@ -8,7 +8,10 @@
 //!
 //! ```text
 //!  runtime                          child
-//!     |  clone ------------------------> |  sets up its namespaces
+//!     |  clone ------------------------> |
+//!     |  (step 5 on: cgroup, uid_map)    |
+//!     |  "parent-done" ----------------> |  sync 0: the runtime's part is done
+//!     |                                  |  sets up its namespaces
 //!     |  <------------------- "ready"    |  sync 1: set up, about to exec
 //!     |  inspect, pause                  |
 //!     |  "go" --------------------------> |  sync 2: may exec now
@@ -52,6 +55,24 @@ pub fn channel() -> Result<(Channel, Channel)> {
 }
 
 impl Channel {
+    /// Runtime, sync 0 (from step 5 on): the runtime's part of the setup is
+    /// done (the child is in its cgroup; later also: its uid_map is
+    /// written), so the child may start on its own part.
+    pub fn parent_done(&mut self) -> Result<()> {
+        explain::note("sync 0: the runtime's part of the setup is done");
+        self.send("parent-done")
+    }
+
+    /// Child, sync 0: wait until the runtime has done its part.
+    pub fn wait_parent(&mut self) -> Result<()> {
+        match self.recv()?.as_deref() {
+            Some("parent-done") => Ok(()),
+            other => Err(Error::Usage(format!(
+                "runtime went away at sync 0 (got {other:?})"
+            ))),
+        }
+    }
+
     /// Child: setup is done, waiting at the sync point.
     pub fn ready(&mut self) -> Result<()> {
         explain::note("sync 1: ready, waiting for go");

@@ -26,6 +26,7 @@ fn step(text: String) {
     println!("{text}");
 }
 
+// ANCHOR: attempt
 /// Jail this process in `dir` with chroot, then try to break out. Prints
 /// each step; returns whether it got out.
 pub fn attempt(dir: &Path) -> Result<bool> {
@@ -56,3 +57,4 @@ pub fn attempt(dir: &Path) -> Result<bool> {
         Ok(true)
     }
 }
+// ANCHOR_END: attempt

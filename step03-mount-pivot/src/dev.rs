@@ -13,6 +13,7 @@ use crate::explain;
 use crate::mount;
 use crate::resolve::Root;
 
+// ANCHOR: devices
 /// Character devices: name, major, minor (see Documentation/admin-guide/devices.txt).
 pub const DEVICES: [(&str, u64, u64); 6] = [
     ("null", 1, 3),
@@ -31,6 +32,7 @@ pub const LINKS: [(&str, &str); 5] = [
     ("stderr", "/proc/self/fd/2"),
     ("ptmx", "pts/ptmx"),
 ];
+// ANCHOR_END: devices
 
 /// Build /dev inside the rootfs (before pivot_root).
 pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
@@ -72,6 +74,7 @@ pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
         "symlink /dev/fd, /dev/std{in,out,err} -> /proc/self/fd/*, /dev/ptmx -> pts/ptmx",
     );
 
+    // ANCHOR: devpts
     // A new devpts instance: the container's ptys are numbered from 0 and
     // it can't see the host's.
     let pts = root.open_target("/dev/pts", true)?;
@@ -82,6 +85,7 @@ pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         "newinstance,ptmxmode=0666,mode=0620",
     )?;
+    // ANCHOR_END: devpts
     let shm = root.open_target("/dev/shm", true)?;
     mount::mount(
         "shm",

@@ -51,6 +51,7 @@ pub fn parse(b: &[u8]) -> Option<Dynamic> {
     let mut dynamic = Dynamic::default();
     let mut loads = Vec::new(); // (vaddr, offset, filesz)
     let mut dyn_range = None;
+    // ANCHOR: program_headers
     for i in 0..phnum {
         let ph = phoff + i * phentsize;
         let p_type = u32_at(b, ph)?;
@@ -64,6 +65,7 @@ pub fn parse(b: &[u8]) -> Option<Dynamic> {
             _ => {}
         }
     }
+    // ANCHOR_END: program_headers
     let Some((dyn_off, dyn_size)) = dyn_range else {
         return Some(dynamic);
     };
@@ -116,6 +118,7 @@ pub fn library_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+// ANCHOR: closure
 /// Every file `program` needs, transitively: loader and libraries, as host
 /// paths. Libraries that can't be found are returned in the error.
 pub fn closure(program: &Path) -> Result<Vec<PathBuf>, String> {
@@ -151,6 +154,7 @@ pub fn closure(program: &Path) -> Result<Vec<PathBuf>, String> {
     }
     Ok(out)
 }
+// ANCHOR_END: closure
 
 #[cfg(test)]
 mod tests {

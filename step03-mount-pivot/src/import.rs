@@ -24,6 +24,7 @@ pub struct Report {
     pub refused: Vec<String>,
 }
 
+// ANCHOR: unsafe_path
 /// Why an entry path is unsafe, if it is.
 pub fn unsafe_path(path: &Path) -> Option<&'static str> {
     if path.is_absolute() {
@@ -34,6 +35,7 @@ pub fn unsafe_path(path: &Path) -> Option<&'static str> {
     }
     None
 }
+// ANCHOR_END: unsafe_path
 
 /// Does a relative symlink at `entry` with target `target` point above the
 /// rootfs's top?
@@ -124,6 +126,7 @@ fn unpack(reader: impl Read, dest: &Path) -> Result<Report> {
         if path.as_os_str().is_empty() {
             continue; // the archive's "./" itself
         }
+        // ANCHOR: refuse
         if let Some(why) = unsafe_path(&path) {
             report.refused.push(format!("{shown}: {why}"));
             continue;
@@ -145,6 +148,7 @@ fn unpack(reader: impl Read, dest: &Path) -> Result<Report> {
                 continue;
             }
         }
+        // ANCHOR_END: refuse
         match entry.unpack_in(dest) {
             Ok(true) => report.unpacked += 1,
             Ok(false) => report.refused.push(format!("{shown}: outside the target")),

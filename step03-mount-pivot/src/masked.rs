@@ -14,6 +14,7 @@ use crate::explain;
 use crate::mount;
 use crate::resolve::Root;
 
+// ANCHOR: lists
 /// Paths that read as empty inside the container.
 pub const MASKED: [&str; 12] = [
     "/proc/asound",
@@ -38,7 +39,9 @@ pub const READONLY: [&str; 5] = [
     "/proc/sys",
     "/proc/sysrq-trigger",
 ];
+// ANCHOR_END: lists
 
+// ANCHOR: apply
 /// Apply both lists. Paths this kernel doesn't have are skipped.
 pub fn apply(root: &Root) -> Result<()> {
     for path in MASKED {
@@ -71,3 +74,4 @@ pub fn apply(root: &Root) -> Result<()> {
     explain::note("masked and read-only paths applied (docker's default lists)");
     Ok(())
 }
+// ANCHOR_END: apply

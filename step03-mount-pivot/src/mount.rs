@@ -94,12 +94,14 @@ pub fn mount_path(
     Ok(())
 }
 
+// ANCHOR: make_rprivate
 /// Make every mount in this (new) mount namespace private, recursively.
 /// Must come before any other mount: on systemd machines `/` is shared,
 /// and without this each mount we make would propagate back to the host.
 pub fn make_rprivate() -> Result<()> {
     mount_path(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
 }
+// ANCHOR_END: make_rprivate
 
 /// Bind `source`, a file or directory inside the rootfs, onto `target`.
 pub fn bind(source: &Target, target: &Target, flags: MsFlags) -> Result<()> {
@@ -113,6 +115,7 @@ pub fn bind(source: &Target, target: &Target, flags: MsFlags) -> Result<()> {
     )
 }
 
+// ANCHOR: remount_readonly
 /// Make an existing mount read-only. A bind mount ignores MS_RDONLY on
 /// creation: read-only takes a second call, a remount of the bind.
 pub fn remount_readonly(target: &Target, extra: MsFlags) -> Result<()> {
@@ -124,6 +127,7 @@ pub fn remount_readonly(target: &Target, extra: MsFlags) -> Result<()> {
         "",
     )
 }
+// ANCHOR_END: remount_readonly
 
 /// umount2(target, MNT_DETACH): lazy unmount, gone once unused.
 pub fn detach(target: &str) -> Result<()> {

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::explain;
 use crate::mount;
 
+// ANCHOR: bind_rootfs
 /// Bind the rootfs onto itself. pivot_root(2) requires new_root to be a
 /// mount point (EINVAL otherwise), and a plain directory is not one.
 pub fn bind_rootfs(rootfs: &Path) -> Result<()> {
@@ -37,7 +38,9 @@ pub fn bind_rootfs(rootfs: &Path) -> Result<()> {
         None,
     )
 }
+// ANCHOR_END: bind_rootfs
 
+// ANCHOR: pivot_root
 /// Pivot into `rootfs` (already a mount point) and detach the old root.
 pub fn pivot_root(rootfs: &Path) -> Result<()> {
     let shown = rootfs.display().to_string();
@@ -57,3 +60,4 @@ pub fn pivot_root(rootfs: &Path) -> Result<()> {
     explain::syscall("chdir(\"/\")", 0);
     Ok(())
 }
+// ANCHOR_END: pivot_root

@@ -15,6 +15,7 @@ pub fn safe_flags() -> MsFlags {
     MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
 }
 
+// ANCHOR: proc_sys
 /// Mount a fresh procfs at /proc.
 pub fn mount_proc(root: &Root) -> Result<()> {
     let target = root.open_target("/proc", true)?;
@@ -32,3 +33,4 @@ pub fn mount_sys(root: &Root) -> Result<()> {
         "",
     )
 }
+// ANCHOR_END: proc_sys

@@ -51,6 +51,7 @@ impl Root {
         })
     }
 
+    // ANCHOR: open_target
     /// Open `path` (relative to the rootfs, `/` allowed) as O_PATH without
     /// leaving the rootfs, and refuse a final symlink. With `dir`, create a
     /// missing directory first (its parent resolved the same way).
@@ -78,6 +79,7 @@ impl Root {
             path: path.to_string(),
         })
     }
+    // ANCHOR_END: open_target
 
     /// Does `path` exist inside the rootfs (not following a final symlink)?
     pub fn exists(&self, path: &str) -> bool {
@@ -117,6 +119,7 @@ impl Root {
         } else {
             c
         };
+        // ANCHOR: openat2
         let how = OpenHow {
             flags: flags as u64,
             mode: 0,
@@ -133,6 +136,7 @@ impl Root {
                 std::mem::size_of::<OpenHow>(),
             )
         };
+        // ANCHOR_END: openat2
         if rc < 0 {
             let errno = Errno::last();
             let hint = if errno == Errno::ENOSYS {
@@ -158,9 +162,11 @@ pub struct Target {
     pub path: String,
 }
 
+// ANCHOR: proc_path
 impl Target {
     /// The magic link that names exactly this inode, for mount(2).
     pub fn proc_path(&self) -> String {
         format!("/proc/self/fd/{}", self.fd.as_raw_fd())
     }
 }
+// ANCHOR_END: proc_path

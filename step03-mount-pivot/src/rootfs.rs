@@ -17,11 +17,11 @@ use crate::explain;
 use crate::state::State;
 
 /// Programs copied from the host when there is no busybox.
-pub const HOST_PROGRAMS: [&str; 36] = [
+pub const HOST_PROGRAMS: [&str; 38] = [
     "sh", "ls", "cat", "ps", "id", "hostname", "mount", "umount", "sleep", "echo", "env", "mkdir",
     "rm", "touch", "grep", "head", "tail", "wc", "uname", "stat", "readlink", "ln", "cp", "mv",
     "chmod", "kill", "true", "false", "test", "df", "pwd", "sed", "tr", "findmnt", "find",
-    "chroot",
+    "chroot", "timeout", "seq",
 ];
 
 /// Written last into a finished rootfs.
@@ -58,6 +58,7 @@ pub fn choose(arg: Option<&str>, state: &State) -> Result<PathBuf> {
     std::fs::canonicalize(&path).map_err(|e| Error::io(format!("resolving {}", path.display()), e))
 }
 
+// ANCHOR: cache
 /// The default rootfs, built on first use.
 pub fn default_rootfs(state: &State) -> Result<PathBuf> {
     let dir = state.images().join("default");
@@ -92,6 +93,7 @@ pub fn default_rootfs(state: &State) -> Result<PathBuf> {
     }
     Ok(dir)
 }
+// ANCHOR_END: cache
 
 /// Build a rootfs from the host into `dir`.
 pub fn build(dir: &Path) -> Result<()> {

@@ -1,0 +1,62 @@
+//! The cgroup namespace: the container sees its own cgroup as `/`.
+//!
+//! A cgroup namespace virtualises the paths in /proc/PID/cgroup and the
+//! root of cgroupfs mounted inside it: both start at the cgroup the process
+//! was in when the namespace was created. So the order matters: the runtime
+//! moves the child into its cgroup first (sync 0), and only then does the
+//! child unshare(CLONE_NEWCGROUP). runc does the same.
+//!
+//! Inside, the container's own subtree is mounted read-only at
+//! /sys/fs/cgroup, as runc does: it can read its limits and usage, not
+//! change them.
+
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+
+use crate::cgroup::{Cgroup, Version};
+use crate::error::{Error, Result};
+use crate::explain;
+use crate::mount;
+use crate::pseudofs::safe_flags;
+use crate::resolve::Root;
+
+/// unshare(CLONE_NEWCGROUP), after the runtime moved us into our cgroup.
+pub fn unshare() -> Result<()> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| Error::syscall("unshare(CLONE_NEWCGROUP)", e))?;
+    explain::syscall("unshare(CLONE_NEWCGROUP)", 0);
+    Ok(())
+}
+
+/// Mount the container's cgroup subtree read-only at /sys/fs/cgroup.
+pub fn mount_readonly(root: &Root, cgroup: &Cgroup) -> Result<()> {
+    let ro = safe_flags() | MsFlags::MS_RDONLY;
+    if cgroup.version == Version::V2 {
+        let target = root.open_target("/sys/fs/cgroup", true)?;
+        return mount::mount("cgroup2", &target, "cgroup2", ro, "");
+    }
+    // v1 and hybrid: a tmpfs with one directory per hierarchy we joined.
+    let top = root.open_target("/sys/fs/cgroup", true)?;
+    mount::mount("tmpfs", &top, "tmpfs", safe_flags(), "mode=755")?;
+    for (hierarchy, _) in &cgroup.v1 {
+        let name = hierarchy
+            .mount
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let target = root.open_target(&format!("/sys/fs/cgroup/{name}"), true)?;
+        mount::mount(
+            "cgroup",
+            &target,
+            "cgroup",
+            ro,
+            &hierarchy.options.join(","),
+        )?;
+    }
+    if cgroup.v2.is_some() {
+        let target = root.open_target("/sys/fs/cgroup/unified", true)?;
+        mount::mount("cgroup2", &target, "cgroup2", ro, "")?;
+    }
+    let top = root.open_target("/sys/fs/cgroup", false)?;
+    mount::remount_readonly(&top, safe_flags())
+}

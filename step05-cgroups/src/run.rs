@@ -1,0 +1,112 @@
+//! Step 5's setup sequence: step 4's, with the child in a cgroup of its own
+//! before it does anything (sync 0) and in a cgroup namespace (`diff` it
+//! with step 4's run.rs).
+
+use std::path::Path;
+
+use crate::isolab::cgroup::{self, Cgroup, Layout};
+use crate::isolab::container::{self, Container};
+use crate::isolab::explain::{self, Role};
+use crate::isolab::overlay::{self, Layers};
+use crate::isolab::resolve::Root;
+use crate::isolab::state::State;
+use crate::isolab::sync::{self, Channel};
+use crate::isolab::{
+    Result, cgroupns, clone, dev, exec, init, limits, masked, mount, pivot, prctl, pseudofs,
+    rootfs, signals, uts,
+};
+use nix::sched::CloneFlags;
+
+use crate::RunArgs;
+
+/// Runtime side. Returns the exit status for the shell.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    args.common.check()?;
+    let state = State::new(args.state_dir.as_deref());
+    let limits = args.limits()?; // all checked before anything is created
+    let layout = Layout::detect()?;
+    container::sweep_stale(&state); // what killed runtimes left behind
+    cgroup::sweep_stale(&layout);
+    let image = rootfs::choose(args.rootfs.as_deref(), &state)?;
+    // Removed when `ctr` is dropped, at the end of this function.
+    let ctr = Container::create(&state, args.keep)?;
+    // Emptied and removed when dropped, before `ctr`.
+    let cg = Cgroup::create(&layout, &ctr.id, &limits)?;
+    let (mut runtime, child_end) = sync::channel()?;
+    let mut child_end = Some(child_end);
+
+    // ANCHOR: clone
+    let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
+    let child = clone::clone(flags, || {
+        child(args, &image, &ctr.layers, &cg, &mut child_end)
+    })?;
+    // ANCHOR_END: clone
+    drop(child_end); // the child's end of the channel, in our copy
+
+    // ANCHOR: join
+    cg.join(child.as_raw())?; // before it runs anything of the user's
+    runtime.parent_done()?; // sync 0: now it may unshare its cgroup namespace
+    // ANCHOR_END: join
+
+    // sync 1: the child is in its new root and waits to exec.
+    sync::expect_ready(&mut runtime, child)?;
+    args.common.before_exec(child, &pause_hints(child))?;
+    // Block the signals we forward before the command can run, so a
+    // SIGTERM for us is passed on instead of killing us.
+    signals::block()?;
+    // sync 2: let it exec.
+    runtime.go()?;
+    // sync 3: EOF means execve succeeded.
+    sync::expect_exec(&mut runtime, child)?;
+
+    let status = signals::supervise(child, |_, _| {})?;
+    let code = signals::exit_code(status);
+    limits::report(&cg.stats(), &limits, code, args.stats);
+    Ok(code)
+}
+
+/// Child side: PID 1 of the new PID namespace, in a new mount namespace.
+// ANCHOR: child
+fn child(
+    args: &RunArgs,
+    image: &Path,
+    layers: &Layers,
+    cg: &Cgroup,
+    chan: &mut Option<Channel>,
+) -> isize {
+    explain::set_role(Role::Init);
+    sync::child_main(chan, |chan| {
+        prctl::set_pdeathsig()?;
+        prctl::set_name("step05-init")?;
+        chan.wait_parent()?; // sync 0: we are in our cgroup
+        cgroupns::unshare()?; // so its root is our cgroup
+        // ANCHOR: filesystem
+        mount::make_rprivate()?; // before any mount: nothing propagates to the host
+        overlay::mount_overlay(image, layers)?; // a mount point, as pivot_root needs
+        let rootfs = layers.merged.as_path();
+        let root = Root::open(rootfs)?; // mount targets resolve inside it
+        pseudofs::mount_proc(&root)?;
+        pseudofs::mount_sys(&root)?;
+        cgroupns::mount_readonly(&root, cg)?;
+        dev::populate(&root, rootfs)?;
+        masked::apply(&root)?;
+        pivot::pivot_root(rootfs)?;
+        // ANCHOR_END: filesystem
+        uts::sethostname(&args.hostname)?;
+        chan.ready()?; // sync 1
+        chan.wait_go()?; // sync 2
+        if args.no_init {
+            return Err(exec::execvp(&args.common.command));
+        }
+        init::run(&args.common.command, chan)
+    })
+}
+// ANCHOR_END: child
+
+/// What to look at from a second terminal while paused in step 5.
+fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
+    vec![
+        format!("cat /proc/{child}/cgroup"),
+        format!("nsenter -t {child} -C -m cat /proc/self/cgroup  # / inside"),
+    ]
+}

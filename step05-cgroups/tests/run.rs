@@ -1,0 +1,189 @@
+//! step05-cgroups on the real kernel (hybrid here: v1 controllers and a v2
+//! hierarchy without them; pure v2 runs in the VM suite).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use step05_cgroups::cgroup::Layout;
+use step05_cgroups::testing::{Output, Running, TempDir, assert_one_line, require_root, run};
+
+const BIN: &str = env!("CARGO_BIN_EXE_step05-cgroups");
+
+fn run_in(state: &TempDir, args: &[&str]) -> Output {
+    let mut full = vec!["run", "--state-dir", state.arg()];
+    full.extend_from_slice(args);
+    run(BIN, &full)
+}
+
+/// A number from the `stats:` line, after `label`.
+fn stat(out: &Output, label: &str) -> f64 {
+    let line = out.stderr.lines().find(|l| l.starts_with("stats: ")).unwrap_or_else(|| panic!("no stats in {out:?}"));
+    let rest = &line[line.find(label).unwrap_or_else(|| panic!("no {label} in {line}")) + label.len()..];
+    rest.trim_start().split([' ', ',']).next().unwrap().parse().unwrap_or_else(|_| panic!("{label} in {line}"))
+}
+
+/// Every `isolab-*` directory in every cgroup hierarchy of this machine.
+fn isolab_cgroups() -> Vec<PathBuf> {
+    let layout = Layout::detect().unwrap();
+    let mut roots: Vec<PathBuf> = layout.v1.iter().map(|h| h.mount.clone()).collect();
+    roots.extend(layout.v2.iter().cloned());
+    roots
+        .iter()
+        .flat_map(|r| std::fs::read_dir(r).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("isolab-")))
+        .collect()
+}
+
+fn cgroups_named(name: &str) -> Vec<PathBuf> {
+    isolab_cgroups().into_iter().filter(|p| p.ends_with(name)).collect()
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed_under_a_limit_and_fine_without() {
+    require_root();
+    let state = TempDir::new("s5-oom");
+    let hog = "head -c 268435456 /dev/zero | tail > /dev/null";
+    let out = run_in(&state, &["--memory", "32m", "--stats", "--", "sh", "-c", hog]);
+    assert_eq!(out.code, 137, "{out:?}");
+    assert!(out.stderr.contains("killed by the OOM killer: memory limit 32 MiB"), "{out:?}");
+    assert!(stat(&out, "oom kills") >= 1.0, "{out:?}");
+    let out = run_in(&state, &["--stats", "--", "sh", "-c", hog]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(stat(&out, "oom kills"), 0.0);
+    assert!(stat(&out, "memory peak") > 200.0, "the hog did not really allocate: {out:?}");
+}
+
+#[test]
+fn a_fork_bomb_hits_the_pids_limit() {
+    require_root();
+    let state = TempDir::new("s5-pids");
+    let bomb = "i=0; while [ $i -lt 200 ]; do sleep 5 & i=$((i+1)); done; echo survived";
+    let out = run_in(&state, &["--pids-limit", "20", "--stats", "--", "sh", "-c", bomb]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("Cannot fork"), "no EAGAIN inside: {out:?}");
+    assert!(!out.stdout.contains("survived"));
+    assert!(stat(&out, "forks refused") >= 1.0, "{out:?}");
+    // Without the limit the same loop runs to the end.
+    let out = run_in(&state, &["--", "sh", "-c", "i=0; while [ $i -lt 40 ]; do sleep 1 & i=$((i+1)); done; echo survived"]);
+    assert_eq!(out.stdout, "survived\n", "{out:?}");
+}
+
+#[test]
+fn a_busy_loop_gets_a_fifth_of_a_cpu() {
+    require_root();
+    let state = TempDir::new("s5-cpu");
+    let busy = ["timeout", "2", "sh", "-c", "while :; do :; done"];
+    let mut args = vec!["--cpus", "0.2", "--stats", "--"];
+    args.extend_from_slice(&busy);
+    let out = run_in(&state, &args);
+    let cpu = stat(&out, "cpu");
+    assert!((0.2..=0.8).contains(&cpu), "limited cpu {cpu} s: {out:?}");
+    assert!(stat(&out, "throttled") > 0.0, "{out:?}");
+    let mut args = vec!["--stats", "--"];
+    args.extend_from_slice(&busy);
+    let out = run_in(&state, &args);
+    let cpu = stat(&out, "cpu");
+    assert!(cpu >= 1.2, "unlimited cpu {cpu} s: {out:?}");
+}
+
+#[test]
+fn inside_the_cgroup_is_root_and_the_limits_are_read_only() {
+    require_root();
+    let state = TempDir::new("s5-ns");
+    let script = "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; \
+                  echo 100 > /sys/fs/cgroup/pids/pids.max || echo refused";
+    let out = run_in(&state, &["--memory", "64m", "--pids-limit", "30", "--", "sh", "-c", script]);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let cgroup_lines: Vec<&&str> = lines.iter().filter(|l| l.contains(':')).collect();
+    assert!(!cgroup_lines.is_empty());
+    assert!(cgroup_lines.iter().all(|l| l.ends_with(":/")), "{out:?}");
+    assert!(lines.contains(&"67108864") && lines.contains(&"30"), "{out:?}");
+    assert_eq!(lines.last(), Some(&"refused"), "{out:?}");
+    assert!(out.stderr.contains("Read-only file system"), "{out:?}");
+}
+
+#[test]
+fn the_container_is_in_its_v2_cgroup_too_and_nothing_is_left() {
+    require_root();
+    let state = TempDir::new("s5-v2");
+    let mut rt = Running::spawn(
+        BIN,
+        &["run", "--state-dir", state.arg(), "--inspect", "--format", "json", "--explain", "--", "sh", "-c", "echo up; sleep 30"],
+    );
+    let json = rt.wait_for_json();
+    rt.wait_for_line("up");
+    let init = json["container"]["pid"].as_i64().unwrap();
+    let v2_line = json["container"]["cgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .find(|l| l.starts_with("0::"))
+        .expect("a v2 line");
+    let name = v2_line.trim_start_matches("0::/").to_string();
+    assert!(name.starts_with("isolab-"), "{v2_line}");
+    // From the host: the v2 cgroup lists the container's init.
+    let layout = Layout::detect().unwrap();
+    let v2_dir = layout.v2.unwrap().join(&name);
+    let procs = std::fs::read_to_string(v2_dir.join("cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|p| p == init.to_string()), "{procs}");
+    rt.signal(Signal::SIGTERM);
+    assert_eq!(rt.wait(), 143);
+    assert!(rt.stderr().contains("cgroup.kill\", \"1\")"), "{}", rt.stderr());
+    assert_eq!(cgroups_named(&name), Vec::<PathBuf>::new(), "cgroups left after exit");
+}
+
+#[test]
+fn a_sigkilled_runtime_leaves_nothing_after_cleanup() {
+    require_root();
+    let state = TempDir::new("s5-kill");
+    let mut rt = Running::spawn(
+        BIN,
+        &["run", "--state-dir", state.arg(), "--memory", "64m", "--inspect", "--format", "json", "--", "sh", "-c", "echo up; sleep 30"],
+    );
+    let json = rt.wait_for_json();
+    rt.wait_for_line("up");
+    let line = json["container"]["cgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .find(|l| l.starts_with("4:memory:") || l.contains(":memory:"))
+        .unwrap()
+        .to_string();
+    let name = line.rsplit('/').next().unwrap().to_string();
+    assert!(name.starts_with("isolab-"), "{line}");
+    assert_eq!(cgroups_named(&name).len(), 6, "unified + 5 v1 hierarchies: {:?}", cgroups_named(&name));
+    rt.signal(Signal::SIGKILL);
+    rt.wait();
+    // The container died with its runtime; its cgroups are empty but still
+    // there, and old enough to count as stale after 3 s.
+    std::thread::sleep(Duration::from_millis(3500));
+    let out = run(BIN, &["cleanup", "--state-dir", state.arg()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(cgroups_named(&name), Vec::<PathBuf>::new(), "{out:?}");
+}
+
+#[test]
+fn bad_limits_are_one_line_errors_and_create_nothing() {
+    require_root();
+    let state = TempDir::new("s5-bad");
+    let before = isolab_cgroups().len();
+    for (flag, value, text) in [
+        ("--memory", "abc", "not a size"),
+        ("--memory", "1k", "too little memory"),
+        ("--cpus", "-1", "more than 0"),
+        ("--cpus", "0", "more than 0"),
+        ("--pids-limit", "0", "would not even let"),
+        ("--cpu-shares", "1", "from 2 to 262144"),
+    ] {
+        let out = run_in(&state, &[flag, value, "--", "true"]);
+        assert_eq!(out.code, 125, "{flag} {value}: {out:?}");
+        assert_one_line(&out.stderr);
+        assert!(out.stderr.contains(text), "{flag} {value}: {}", out.stderr);
+    }
+    assert!(!Path::new(&state.0.join("containers")).exists(), "a container dir was created");
+    assert!(isolab_cgroups().len() <= before, "a cgroup was created");
+}
