@@ -30,18 +30,46 @@ pub fn require_root() {
     );
 }
 
+/// How long [`run`] lets a runtime take before it counts as hung.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Run `bin` with `args` to completion, with NO_COLOR so output is plain.
+/// A run that takes longer than [`RUN_TIMEOUT`] is SIGKILLed (its container
+/// dies with it) and the test fails: a hung test must not hang CI.
 pub fn run(bin: &str, args: &[&str]) -> Output {
-    let out = Command::new(bin)
+    let mut child = Command::new(bin)
         .args(args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("spawning {bin}: {e}"));
+    let collect = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = collect(Box::new(child.stdout.take().expect("piped")));
+    let err = collect(Box::new(child.stderr.take().expect("piped")));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > RUN_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{bin} {args:?} still running after {RUN_TIMEOUT:?}: killed it");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     Output {
-        code: exit_code(out.status),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: exit_code(status),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
     }
 }
 

@@ -14,6 +14,9 @@ use crate::explain;
 use crate::overlay::Layers;
 use crate::state::State;
 
+/// Marks a container directory kept with `--keep`, so no sweep removes it.
+pub const KEPT: &str = "KEPT";
+
 /// A container's directories; removed on drop unless kept.
 #[derive(Debug)]
 pub struct Container {
@@ -42,6 +45,7 @@ pub fn new_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+// ANCHOR: create
 impl Container {
     /// Make a new container's directories.
     pub fn create(state: &State, keep: bool) -> Result<Container> {
@@ -69,11 +73,17 @@ impl Container {
         Ok(container)
     }
 }
+// ANCHOR_END: create
 
+// ANCHOR: drop
 impl Drop for Container {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.run_dir);
         if self.keep {
+            let _ = std::fs::write(
+                self.dir.join(KEPT),
+                "kept with --keep: remove this directory when done\n",
+            );
             let _ = std::fs::remove_dir_all(&self.layers.work);
             let _ = std::fs::remove_dir_all(&self.layers.merged);
             eprintln!(
@@ -85,10 +95,25 @@ impl Drop for Container {
         }
     }
 }
+// ANCHOR_END: drop
 
+// ANCHOR: sweep
 /// Remove the state of containers whose runtime is gone. Returns their ids.
 pub fn sweep_stale(state: &State) -> Vec<String> {
     let mut removed = Vec::new();
+    // Layers with no runtime state at all: /run is a tmpfs, so after a
+    // reboot the state of containers that were running is gone while their
+    // layers remain. (A new container makes its state dir before its
+    // layers, and a kept one is marked, so neither is taken for stale.)
+    if let Ok(layers) = std::fs::read_dir(state.lib.join("containers")) {
+        for entry in layers.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if !state.run.join(&id).exists() && !entry.path().join(KEPT).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+                removed.push(id);
+            }
+        }
+    }
     let Ok(entries) = std::fs::read_dir(&state.run) else {
         return removed;
     };
@@ -121,6 +146,7 @@ pub fn start_time(pid: i32) -> Option<u64> {
     let after = &stat[stat.rfind(')')? + 2..];
     after.split_whitespace().nth(19)?.parse().ok()
 }
+// ANCHOR_END: sweep
 
 /// `<lib>/containers/<id>` for an id, for messages and tests.
 pub fn dir_of(state: &State, id: &str) -> PathBuf {
@@ -158,6 +184,17 @@ mod tests {
         let live_kept = dir_of(&state, "live").exists() && !dir_of(&state, "dead").exists();
         std::fs::remove_dir_all(&root).unwrap();
         assert_eq!(removed, vec!["dead".to_string()]);
+        // After a reboot: layers without state go, kept ones stay.
+        let root2 = std::env::temp_dir().join(format!("isolab-sweep2-{}", std::process::id()));
+        let state2 = State::new(Some(&root2));
+        std::fs::create_dir_all(dir_of(&state2, "orphan").join("upper")).unwrap();
+        std::fs::create_dir_all(dir_of(&state2, "kept").join("upper")).unwrap();
+        std::fs::write(dir_of(&state2, "kept").join(KEPT), "").unwrap();
+        let removed2 = sweep_stale(&state2);
+        let kept_stays = dir_of(&state2, "kept").exists();
+        std::fs::remove_dir_all(&root2).unwrap();
+        assert_eq!(removed2, vec!["orphan".to_string()]);
+        assert!(kept_stays);
         assert!(live_kept);
     }
 }

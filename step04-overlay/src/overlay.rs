@@ -47,6 +47,7 @@ impl Layers {
     }
 }
 
+// ANCHOR: options
 /// The mount options string. Overlay splits options at `,` and lowerdir
 /// at `:`, so paths containing either (or `\`) are refused.
 pub fn options(image: &Path, layers: &Layers) -> Result<String> {
@@ -67,7 +68,9 @@ pub fn options(image: &Path, layers: &Layers) -> Result<String> {
     }
     Ok(parts.join(","))
 }
+// ANCHOR_END: options
 
+// ANCHOR: mount_overlay
 /// Mount the overlay of `image` and the container's layers at `merged`.
 /// Done inside the container's mount namespace, so the host never sees it
 /// and it disappears with the namespace.
@@ -75,17 +78,18 @@ pub fn mount_overlay(image: &Path, layers: &Layers) -> Result<()> {
     let data = options(image, layers)?;
     let merged = layers.merged.to_string_lossy();
     mount::mount_path(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(&data)).map_err(|e| match e {
-        Error::Syscall { call, errno, .. } => Error::Syscall {
-            call,
-            errno,
-            hint: Some(
+        Error::Syscall { call, errno, .. } => {
+            let hint = if errno == nix::errno::Errno::ENODEV {
+                "this kernel has no overlay filesystem loaded: run `modprobe overlay`"
+            } else {
                 "the upper dir's filesystem must support overlay upper layers (not overlayfs or NFS): try --state-dir on ext4, xfs or tmpfs"
-                    .into(),
-            ),
-        },
+            };
+            Error::Syscall { call, errno, hint: Some(hint.into()) }
+        }
         other => other,
     })
 }
+// ANCHOR_END: mount_overlay
 
 #[cfg(test)]
 mod tests {

@@ -137,7 +137,10 @@ fn keep_leaves_the_upper_layer_with_the_writes_and_a_whiteout() {
     let whiteout = std::fs::symlink_metadata(upper.join("usr/bin/ls")).unwrap();
     assert!(whiteout.file_type().is_char_device(), "{whiteout:?}");
     // Only the upper dir is kept; runtime state is gone.
-    assert_eq!(entries(upper.parent().unwrap()), vec!["upper".to_string()]);
+    assert_eq!(
+        entries(upper.parent().unwrap()),
+        vec!["KEPT".to_string(), "upper".to_string()]
+    );
     assert_eq!(entries(&state.0.join("run")), Vec::<String>::new());
 }
 
