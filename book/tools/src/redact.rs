@@ -2,8 +2,8 @@
 //! placeholders, and nothing else.
 //!
 //! What varies: host PIDs, namespace inode numbers of new namespaces, mount
-//! IDs, container and other random ids, the host's own cgroups, hostname
-//! and init.
+//! IDs, container and other random ids, measured times and sizes, the
+//! host's own cgroups, hostname and init.
 //! Each distinct value gets a numbered placeholder in order of appearance
 //! (`[PID1]`, `[PID2]`, `[INO1]`), so a transcript still shows which numbers
 //! are the same: the PID that clone returned is the PID the inspector shows.
@@ -42,9 +42,12 @@ pub struct Redactor {
     cgroup: Option<Regex>,
     inode: Regex,
     container: Regex,
+    measure: Regex,
     mount_id: Regex,
     hex_id: Regex,
     number: Regex,
+    pid_row: Regex,
+    any_number: Regex,
     seen: HashMap<(&'static str, String), String>,
     counts: HashMap<&'static str, usize>,
 }
@@ -55,11 +58,13 @@ impl Redactor {
     /// `cgroups` is the recorder's own /proc/self/cgroup: the cgroups a
     /// machine puts its processes in vary (a systemd slice, a CI job's
     /// cgroup), so each `N:controllers:path` line of it reads
-    /// `N:controllers:[CGROUP]`.
+    /// `N:controllers:[CGROUP]` (where the path is not the root `/`).
     pub fn new(hostname: &str, init_comm: &str, cgroups: &str) -> Self {
+        // The root cgroup `/` is the same everywhere; only paths below it
+        // (a systemd slice, a CI job's cgroup) are this machine's own.
         let tokens: Vec<String> = cgroups
             .lines()
-            .filter(|l| !l.is_empty())
+            .filter(|l| !l.is_empty() && !l.ends_with(":/"))
             .map(regex::escape)
             .collect();
         let cgroup = (!tokens.is_empty()).then(|| {
@@ -72,10 +77,14 @@ impl Redactor {
             ],
             cgroup,
             inode: Regex::new(r"\b4026\d{6}\b").expect("regex"),
-            container: Regex::new(r"containers/(?P<v>[0-9a-f]{12})\b").expect("regex"),
+            container: Regex::new(r"(?:containers/|isolab-)(?P<v>[0-9a-f]{12})\b").expect("regex"),
+            measure: Regex::new(r"\b(?P<v>\d+\.\d+) (?:s|MiB)\b").expect("regex"),
             mount_id: Regex::new(r"#\d+\b").expect("regex"),
             hex_id: Regex::new(r"\b[0-9a-f]{24,64}\b").expect("regex"),
-            number: Regex::new(r"\b\d{3,7}\b").expect("regex"),
+            number: Regex::new(r#"(?:= |PID |PID is |kill\(|procs", ")(?P<v>\d{3,7})\b"#)
+                .expect("regex"),
+            pid_row: Regex::new(r"^[* ] (?:PID|PPid|NSpid) ").expect("regex"),
+            any_number: Regex::new(r"\b\d{3,7}\b").expect("regex"),
             seen: HashMap::new(),
             counts: HashMap::new(),
         }
@@ -117,9 +126,16 @@ impl Redactor {
         let line = self.apply(line, Kind::Cgroup);
         let line = self.apply(&line, Kind::Inode);
         let line = self.apply(&line, Kind::Container);
+        let line = self.apply(&line, Kind::Measure);
         let line = self.apply(&line, Kind::MountId);
         let line = self.apply(&line, Kind::HexId);
-        self.apply(&line, Kind::Pid)
+        // In the inspector's PID rows every number is a PID; elsewhere only
+        // numbers in a PID's context are (`= 4711`, `PID 4711`, `kill(4711`).
+        if self.pid_row.is_match(&line) {
+            self.apply(&line, Kind::PidRow)
+        } else {
+            self.apply(&line, Kind::Pid)
+        }
     }
 
     /// Redact a whole text, line by line.
@@ -140,9 +156,11 @@ impl Redactor {
             },
             Kind::Inode => &self.inode,
             Kind::Container => &self.container,
+            Kind::Measure => &self.measure,
             Kind::MountId => &self.mount_id,
             Kind::HexId => &self.hex_id,
             Kind::Pid => &self.number,
+            Kind::PidRow => &self.any_number,
         };
         // The named group `v`, where the pattern has one, is what is replaced.
         let matches: Vec<(usize, usize, String)> = re
@@ -168,9 +186,11 @@ impl Redactor {
                     self.placeholder("INO", &value)
                 }
                 Kind::Container => self.placeholder("CTR", &value),
+                // Measured amounts (CPU seconds, MiB) vary from run to run.
+                Kind::Measure => "[N]".to_string(),
                 Kind::MountId => format!("#{}", self.placeholder("MNT", &value[1..])),
                 Kind::HexId => "[ID]".to_string(),
-                Kind::Pid => {
+                Kind::Pid | Kind::PidRow => {
                     let n: u64 = value.parse().unwrap_or(0);
                     // File modes (`mode=755`, `0666`) are not PIDs; no PID
                     // starts with 0.
@@ -200,9 +220,11 @@ enum Kind {
     Cgroup,
     Inode,
     Container,
+    Measure,
     MountId,
     HexId,
     Pid,
+    PidRow,
 }
 
 /// Digits right after `[PID`, `[INO`, `[MNT` belong to a placeholder.
@@ -251,7 +273,7 @@ mod tests {
             r.line("  cgroup  0::/user.slice/session-2.scope  0::/user.slice/session-2.scope"),
             "  cgroup  0::[CGROUP]                     0::[CGROUP]"
         );
-        assert_eq!(r.line("1:cpu:/"), "1:cpu:[CGROUP]");
+        assert_eq!(r.line("1:cpu:/"), "1:cpu:/");
         // Another cgroup (a container's own, from step 5 on) is shown.
         assert_eq!(r.line("0::/isolab/abc"), "0::/isolab/abc");
     }
@@ -260,8 +282,8 @@ mod tests {
     fn same_pid_same_placeholder() {
         let mut r = r();
         assert_eq!(
-            r.text("clone(CLONE_NEWUTS|SIGCHLD) = 4711\nhost PID 4711, parent 4700\n"),
-            "clone(CLONE_NEWUTS|SIGCHLD) = [PID1]\nhost PID [PID1], parent [PID2]\n"
+            r.text("clone(CLONE_NEWUTS|SIGCHLD) = 4711\nhost PID 4711, kill(4700, SIGTERM)\n"),
+            "clone(CLONE_NEWUTS|SIGCHLD) = [PID1]\nhost PID [PID1], kill([PID2], SIGTERM)\n"
         );
     }
 
@@ -292,6 +314,10 @@ mod tests {
     fn columns_stay_aligned() {
         let mut r = r();
         let line = "  PID   4711        4700        x";
+        assert_eq!(
+            r.line("* NSpid 4711 1      4700"),
+            "* NSpid [PID1] 1    [PID2]"
+        );
         let out = r.line(line);
         assert_eq!(out, "  PID   [PID1]      [PID2]      x");
         assert_eq!(out.len(), line.len());
@@ -320,6 +346,7 @@ mod tests {
             "", "container (PID 4711)", "host (PID 4700)"
         );
         let row = format!("  {:12}  {:38}  {}", "PID", "4711", "4700");
+        assert!(r.line("1:cpu:/").ends_with(":/"), "the root cgroup stays");
         let (h, w) = (r.line(&head), r.line(&row));
         assert_eq!(h.find("host"), Some(56), "{h}");
         assert_eq!(w.rfind("[PID2]"), Some(56), "{w}");
@@ -341,6 +368,19 @@ mod tests {
                 "upperdir=/var/lib/isolab/containers/ae0c05d89627/upper x containers/ae0c05d89627"
             ),
             "upperdir=/var/lib/isolab/containers/[CTR1]/upper x containers/[CTR1]"
+        );
+    }
+
+    #[test]
+    fn cgroup_names_and_measurements() {
+        let mut r = r();
+        assert_eq!(
+            r.line("mkdir(\"/sys/fs/cgroup/pids/isolab-603c90648d30\") containers/603c90648d30"),
+            "mkdir(\"/sys/fs/cgroup/pids/isolab-[CTR1]\") containers/[CTR1]"
+        );
+        assert_eq!(
+            r.line("stats: memory peak 4.4 MiB, cpu 0.02 s, memory limit 32 MiB"),
+            "stats: memory peak [N] MiB, cpu [N] s, memory limit 32 MiB"
         );
     }
 
