@@ -8,8 +8,8 @@
 //!
 //! ```text
 //!  runtime                          child
-//!     |  clone ------------------------> |
-//!     |  (step 5 on: cgroup, uid_map)    |
+//!     |  clone ------------------------> |  waits
+//!     |  (step 5 on: cgroup; 7: uid_map) |
 //!     |  "parent-done" ----------------> |  sync 0: the runtime's part is done
 //!     |                                  |  sets up its namespaces
 //!     |  <------------------- "ready"    |  sync 1: set up, about to exec
@@ -55,9 +55,10 @@ pub fn channel() -> Result<(Channel, Channel)> {
 }
 
 impl Channel {
-    /// Runtime, sync 0 (from step 5 on): the runtime's part of the setup is
-    /// done (the child is in its cgroup; later also: its uid_map is
-    /// written), so the child may start on its own part.
+    /// Runtime, sync 0: the runtime's part of the setup is done, so the
+    /// child may start on its own. In step 1 that part is only narrating
+    /// the clone (so the story is told in order); from step 5 on the child
+    /// is in its cgroup by then, from step 7 on its uid_map is written.
     pub fn parent_done(&mut self) -> Result<()> {
         explain::note("sync 0: the runtime's part of the setup is done");
         self.send("parent-done")

@@ -28,6 +28,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let child = clone::clone(flags, || child(args, &rootfs, &mut child_end))?;
     // ANCHOR_END: clone
     drop(child_end); // the child's end of the channel, in our copy
+    runtime.parent_done()?; // sync 0: the child may start
 
     // sync 1: the child is in its new root and waits to exec.
     sync::expect_ready(&mut runtime, child)?;
@@ -49,6 +50,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 fn child(args: &RunArgs, rootfs: &Path, chan: &mut Option<Channel>) -> isize {
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
+        chan.wait_parent()?; // sync 0
         prctl::set_pdeathsig()?;
         prctl::set_name("step03-init")?;
         // ANCHOR: filesystem

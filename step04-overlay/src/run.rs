@@ -33,6 +33,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let child = clone::clone(flags, || child(args, &image, &ctr.layers, &mut child_end))?;
     // ANCHOR_END: clone
     drop(child_end); // the child's end of the channel, in our copy
+    runtime.parent_done()?; // sync 0: the child may start
 
     // sync 1: the child is in its new root and waits to exec.
     sync::expect_ready(&mut runtime, child)?;
@@ -54,6 +55,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 fn child(args: &RunArgs, image: &Path, layers: &Layers, chan: &mut Option<Channel>) -> isize {
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
+        chan.wait_parent()?; // sync 0
         prctl::set_pdeathsig()?;
         prctl::set_name("step04-init")?;
         // ANCHOR: filesystem

@@ -45,7 +45,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // ANCHOR: join
     cg.join(child.as_raw())?; // before it runs anything of the user's
-    runtime.parent_done()?; // sync 0: now it may unshare its cgroup namespace
+    runtime.parent_done()?; // sync 0: the child may start (and unshare its cgroup namespace)
     // ANCHOR_END: join
 
     // sync 1: the child is in its new root and waits to exec.
@@ -76,9 +76,9 @@ fn child(
 ) -> isize {
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
+        chan.wait_parent()?; // sync 0: we are in our cgroup
         prctl::set_pdeathsig()?;
         prctl::set_name("step05-init")?;
-        chan.wait_parent()?; // sync 0: we are in our cgroup
         cgroupns::unshare()?; // so its root is our cgroup
         // ANCHOR: filesystem
         mount::make_rprivate()?; // before any mount: nothing propagates to the host
