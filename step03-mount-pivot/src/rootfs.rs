@@ -27,6 +27,10 @@ pub const HOST_PROGRAMS: [&str; 38] = [
 /// Written last into a finished rootfs.
 pub const COMPLETE: &str = ".isolab-complete";
 
+/// The builder's version, written into [`COMPLETE`]: a cache built by an
+/// older builder (other programs, other directories) is rebuilt.
+pub const BUILD_VERSION: &str = "isolab default rootfs 2";
+
 const SEARCH: [&str; 6] = [
     "/usr/local/sbin",
     "/usr/local/bin",
@@ -62,11 +66,15 @@ pub fn choose(arg: Option<&str>, state: &State) -> Result<PathBuf> {
 /// The default rootfs, built on first use.
 pub fn default_rootfs(state: &State) -> Result<PathBuf> {
     let dir = state.images().join("default");
-    if dir.join(COMPLETE).exists() {
+    let marker = std::fs::read_to_string(dir.join(COMPLETE)).unwrap_or_default();
+    if marker.trim() == BUILD_VERSION {
         return Ok(dir);
     }
     if dir.exists() {
-        explain::note(&format!("{} is incomplete: rebuilding it", dir.display()));
+        explain::note(&format!(
+            "{} is incomplete or from an older isolab: rebuilding it",
+            dir.display()
+        ));
         std::fs::remove_dir_all(&dir)
             .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
     }
@@ -98,7 +106,7 @@ pub fn default_rootfs(state: &State) -> Result<PathBuf> {
 /// Build a rootfs from the host into `dir`.
 pub fn build(dir: &Path) -> Result<()> {
     let fail = |what: String| move |e: std::io::Error| Error::io(what.clone(), e);
-    for d in ["proc", "sys", "dev", "etc", "root", "tmp"] {
+    for d in ["proc", "sys", "dev", "etc", "root", "tmp", "mnt", "run"] {
         std::fs::create_dir_all(dir.join(d)).map_err(fail(format!("creating {d}")))?;
     }
     set_mode(&dir.join("tmp"), 0o1777)?;
@@ -151,7 +159,7 @@ pub fn build(dir: &Path) -> Result<()> {
         "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
     )
     .map_err(fail("writing etc/group".into()))?;
-    std::fs::write(dir.join(COMPLETE), "built from the host by isolab\n")
+    std::fs::write(dir.join(COMPLETE), format!("{BUILD_VERSION}\n"))
         .map_err(fail("writing the marker".into()))
 }
 

@@ -1,0 +1,99 @@
+//! `--user UID[:GID]`: who the command runs as.
+//!
+//! The order of the switch matters, and each step needs the privilege the
+//! next one takes away:
+//!
+//! 1. setgroups(2) clears the supplementary groups (root's groups would
+//!    otherwise ride along) — needs CAP_SETGID;
+//! 2. setresgid(2) — needs CAP_SETGID, and must come before the uid
+//!    changes, since a non-root uid can no longer change its gid;
+//! 3. setresuid(2) last: once all three uids are non-zero the kernel
+//!    empties the permitted and effective capability sets (unless
+//!    PR_SET_KEEPCAPS, which we set so that `--cap-add`ed capabilities can
+//!    be handed on as ambient ones).
+
+use nix::unistd::{Gid, Uid};
+
+use crate::error::{Error, Result, SyscallResult};
+use crate::explain;
+
+/// A numeric user and group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Parse `1000` or `1000:1000` (the gid defaults to the uid).
+pub fn parse(text: &str) -> std::result::Result<User, String> {
+    let (u, g) = match text.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (text, None),
+    };
+    let num = |s: &str, what: &str| {
+        s.parse::<u32>().map_err(|_| {
+            format!("{what} {s:?} is not a number: use --user UID[:GID], e.g. 1000:1000")
+        })
+    };
+    let uid = num(u, "uid")?;
+    let gid = match g {
+        Some(g) => num(g, "gid")?,
+        None => uid,
+    };
+    Ok(User { uid, gid })
+}
+
+/// Switch to `user`, in the order the module docs explain.
+pub fn switch(user: User) -> Result<()> {
+    nix::sys::prctl::set_keepcaps(true).or_syscall(|| "prctl(PR_SET_KEEPCAPS, 1)".into())?;
+    explain::syscall("prctl(PR_SET_KEEPCAPS, 1)", 0);
+    nix::unistd::setgroups(&[]).or_syscall(|| "setgroups(0, [])".into())?;
+    explain::syscall("setgroups(0, [])", 0);
+    let g = Gid::from_raw(user.gid);
+    nix::unistd::setresgid(g, g, g).or_syscall(|| format!("setresgid({0}, {0}, {0})", user.gid))?;
+    explain::syscall(&format!("setresgid({0}, {0}, {0})", user.gid), 0);
+    let u = Uid::from_raw(user.uid);
+    nix::unistd::setresuid(u, u, u).or_syscall(|| format!("setresuid({0}, {0}, {0})", user.uid))?;
+    explain::syscall(&format!("setresuid({0}, {0}, {0})", user.uid), 0);
+    Ok(())
+}
+
+/// Check the switch took, from /proc/self/status.
+pub fn verify(user: User) -> Result<()> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| Error::io("reading /proc/self/status", e))?;
+    let want_u = format!("{0}\t{0}\t{0}\t{0}", user.uid);
+    let want_g = format!("{0}\t{0}\t{0}\t{0}", user.gid);
+    let ok = crate::inspect::status_field(&status, "Uid") == Some(want_u.as_str())
+        && crate::inspect::status_field(&status, "Gid") == Some(want_g.as_str())
+        && crate::inspect::status_field(&status, "Groups")
+            .unwrap_or("")
+            .is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "switching to {}:{} did not take",
+            user.uid, user.gid
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_users() {
+        assert_eq!(
+            parse("1000"),
+            Ok(User {
+                uid: 1000,
+                gid: 1000
+            })
+        );
+        assert_eq!(parse("1000:50"), Ok(User { uid: 1000, gid: 50 }));
+        assert!(parse("alice").unwrap_err().contains("not a number"));
+        assert!(parse("1000:").is_err());
+    }
+}

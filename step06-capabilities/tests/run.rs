@@ -1,0 +1,219 @@
+//! step06-capabilities on the real kernel: what root inside may still do,
+//! read back from the container's own /proc/self/status.
+
+use step06_capabilities::testing::{Output, TempDir, assert_one_line, require_root, run};
+
+const BIN: &str = env!("CARGO_BIN_EXE_step06-capabilities");
+const DOCKER_DEFAULT: &str = "00000000a80425fb";
+
+fn run_in(state: &TempDir, args: &[&str]) -> Output {
+    let mut full = vec!["run", "--state-dir", state.arg()];
+    full.extend_from_slice(args);
+    run(BIN, &full)
+}
+
+/// `CapEff` and friends from a container's /proc/self/status.
+fn caps(out: &Output, key: &str) -> String {
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in {out:?}"))
+        .trim()
+        .to_string()
+}
+
+const STATUS: [&str; 4] = ["--", "grep", "-E", "^(Cap|NoNewPrivs|Uid|Gid|Groups)"];
+
+fn status(state: &TempDir, flags: &[&str]) -> Output {
+    let mut args = flags.to_vec();
+    args.extend_from_slice(&STATUS);
+    args.push("/proc/self/status");
+    let out = run_in(state, &args);
+    assert_eq!(out.code, 0, "{out:?}");
+    out
+}
+
+#[test]
+fn root_keeps_exactly_dockers_default_set() {
+    require_root();
+    let state = TempDir::new("s6-default");
+    let out = status(&state, &[]);
+    for key in ["CapEff", "CapPrm", "CapBnd"] {
+        assert_eq!(caps(&out, key), DOCKER_DEFAULT, "{key}");
+    }
+    assert_eq!(caps(&out, "CapInh"), "0000000000000000");
+    assert_eq!(caps(&out, "CapAmb"), "0000000000000000");
+    assert_eq!(caps(&out, "NoNewPrivs"), "1");
+}
+
+#[test]
+fn mount_needs_cap_sys_admin() {
+    require_root();
+    let state = TempDir::new("s6-mount");
+    let out = run_in(&state, &["--", "mount", "-t", "tmpfs", "none", "/mnt"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.to_lowercase().contains("permission denied"),
+        "EPERM expected: {out:?}"
+    );
+    let out = run_in(
+        &state,
+        &[
+            "--cap-add",
+            "sys_admin",
+            "--",
+            "sh",
+            "-c",
+            "mount -t tmpfs none /mnt && grep -c ' /mnt ' /proc/self/mountinfo",
+        ],
+    );
+    assert_eq!(out.stdout.trim(), "1", "{out:?}");
+}
+
+#[test]
+fn cap_drop_all_empties_the_bounding_set() {
+    require_root();
+    let state = TempDir::new("s6-drop");
+    let out = status(&state, &["--cap-drop", "ALL"]);
+    for key in ["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"] {
+        assert_eq!(caps(&out, key), "0000000000000000", "{key}");
+    }
+    let out = status(
+        &state,
+        &["--cap-drop", "ALL", "--cap-add", "CAP_NET_BIND_SERVICE"],
+    );
+    assert_eq!(caps(&out, "CapBnd"), "0000000000000400");
+}
+
+#[test]
+fn a_user_runs_without_groups_or_effective_caps() {
+    require_root();
+    let state = TempDir::new("s6-user");
+    let out = status(&state, &["--user", "1000:1000"]);
+    assert!(
+        out.stdout.contains("Uid:\t1000\t1000\t1000\t1000"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("Gid:\t1000\t1000\t1000\t1000"),
+        "{out:?}"
+    );
+    assert_eq!(caps(&out, "Groups"), "");
+    assert_eq!(caps(&out, "CapEff"), "0000000000000000");
+    assert_eq!(caps(&out, "CapPrm"), "0000000000000000");
+    assert_eq!(caps(&out, "CapBnd"), DOCKER_DEFAULT);
+    // An added capability reaches a non-root user as an ambient one.
+    let out = status(&state, &["--user", "1000", "--cap-add", "NET_BIND_SERVICE"]);
+    assert_eq!(caps(&out, "CapAmb"), "0000000000000400");
+    assert_eq!(caps(&out, "CapEff"), "0000000000000400");
+}
+
+#[test]
+fn a_setuid_root_helper_gains_root_only_without_no_new_privs() {
+    require_root();
+    let state = TempDir::new("s6-suid");
+    let built = run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
+    let image = state.0.join("suid-image");
+    let ok = std::process::Command::new("cp")
+        .args(["-a", built.stdout.trim(), image.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // The image's own `id`, made set-uid root: a helper the test adds.
+    let id =
+        std::fs::canonicalize(image.join("usr/bin/id")).unwrap_or_else(|_| image.join("bin/id"));
+    std::fs::create_dir_all(image.join("usr/local/bin")).unwrap();
+    let helper = image.join("usr/local/bin/suid-id");
+    std::fs::copy(&id, &helper).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let rootfs = image.to_str().unwrap();
+    let with_nnp = run_in(
+        &state,
+        &[
+            "--rootfs",
+            rootfs,
+            "--user",
+            "1000",
+            "--",
+            "/usr/local/bin/suid-id",
+            "-u",
+        ],
+    );
+    assert_eq!(
+        with_nnp.stdout.trim(),
+        "1000",
+        "no_new_privs must ignore set-uid: {with_nnp:?}"
+    );
+    let without = run_in(
+        &state,
+        &[
+            "--rootfs",
+            rootfs,
+            "--user",
+            "1000",
+            "--allow-new-privs",
+            "--",
+            "/usr/local/bin/suid-id",
+            "-u",
+        ],
+    );
+    assert_eq!(
+        without.stdout.trim(),
+        "0",
+        "without no_new_privs set-uid works: {without:?}"
+    );
+}
+
+#[test]
+fn unknown_capabilities_list_the_valid_names() {
+    require_root();
+    let state = TempDir::new("s6-bad");
+    let out = run_in(&state, &["--cap-add", "SYS_ADMN", "--", "true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert_one_line(&out.stderr);
+    assert!(
+        out.stderr.contains("unknown capability \"SYS_ADMN\"") && out.stderr.contains("SYS_ADMIN"),
+        "{}",
+        out.stderr
+    );
+    let out = run_in(&state, &["--user", "alice", "--", "true"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_one_line(&out.stderr);
+}
+
+#[test]
+fn the_kernel_state_is_read_back() {
+    require_root();
+    let state = TempDir::new("s6-verify");
+    let out = run_in(
+        &state,
+        &["--explain", "--cap-drop", "NET_RAW", "--", "true"],
+    );
+    assert!(
+        out.stderr.contains("CapBnd=00000000a80405fb") && out.stderr.contains("as planned"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn caps_prints_what_capsh_prints() {
+    require_root();
+    let Ok(capsh) = std::process::Command::new("capsh").arg("--print").output() else {
+        panic!("capsh is not installed: install libcap2-bin (.ci/run does)");
+    };
+    let capsh = String::from_utf8_lossy(&capsh.stdout).into_owned();
+    let ours = run(BIN, &["caps"]).stdout;
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        line(&ours, "Bounding set ="),
+        line(&capsh, "Bounding set ="),
+        "ours:\n{ours}\ncapsh:\n{capsh}"
+    );
+    assert_eq!(line(&ours, "Ambient set ="), line(&capsh, "Ambient set ="));
+}
