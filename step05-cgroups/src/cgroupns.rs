@@ -20,6 +20,7 @@ use crate::mount;
 use crate::pseudofs::safe_flags;
 use crate::resolve::Root;
 
+// ANCHOR: unshare
 /// unshare(CLONE_NEWCGROUP), after the runtime moved us into our cgroup.
 pub fn unshare() -> Result<()> {
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -27,7 +28,9 @@ pub fn unshare() -> Result<()> {
     explain::syscall("unshare(CLONE_NEWCGROUP)", 0);
     Ok(())
 }
+// ANCHOR_END: unshare
 
+// ANCHOR: mount_readonly
 /// Mount the container's cgroup subtree read-only at /sys/fs/cgroup.
 pub fn mount_readonly(root: &Root, cgroup: &Cgroup) -> Result<()> {
     let ro = safe_flags() | MsFlags::MS_RDONLY;
@@ -60,3 +63,4 @@ pub fn mount_readonly(root: &Root, cgroup: &Cgroup) -> Result<()> {
     let top = root.open_target("/sys/fs/cgroup", false)?;
     mount::remount_readonly(&top, safe_flags())
 }
+// ANCHOR_END: mount_readonly

@@ -54,6 +54,7 @@ pub fn parse_memory(text: &str) -> std::result::Result<u64, String> {
     Ok(bytes)
 }
 
+// ANCHOR: parse_cpus
 /// `--cpus 0.5`: a positive fraction of CPUs, at most the machine's count.
 pub fn parse_cpus(text: &str) -> std::result::Result<u64, String> {
     let cpus: f64 = text
@@ -75,6 +76,7 @@ pub fn parse_cpus(text: &str) -> std::result::Result<u64, String> {
     // The kernel refuses quotas under 1 ms.
     Ok(quota.max(1000))
 }
+// ANCHOR_END: parse_cpus
 
 /// `--pids-limit N`: at least 1.
 pub fn parse_pids(text: &str) -> std::result::Result<u64, String> {
@@ -95,11 +97,13 @@ pub fn parse_shares(text: &str) -> std::result::Result<u64, String> {
     }
 }
 
+// ANCHOR: shares_to_weight
 /// cgroup v2's cpu.weight (1..=10000) for v1 shares (2..=262144): the
 /// linear mapping runc and crun use, ends to ends (1024 shares is 39).
 pub fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
 }
+// ANCHOR_END: shares_to_weight
 
 /// Parse the flags as given (`None` when absent), then [`check`] them.
 pub fn from_flags(
@@ -129,6 +133,7 @@ pub fn from_flags(
     Ok(limits)
 }
 
+// ANCHOR: report
 /// After the container ended: name an OOM kill, and print the cgroup's
 /// numbers with `--stats` (and `--explain`).
 pub fn report(stats: &crate::cgroup::Stats, limits: &Limits, exit_code: i32, show: bool) {
@@ -143,6 +148,7 @@ pub fn report(stats: &crate::cgroup::Stats, limits: &Limits, exit_code: i32, sho
         eprintln!("stats: {}", stats.line());
     }
 }
+// ANCHOR_END: report
 
 /// Checks that need two flags at once.
 pub fn check(limits: &Limits, with_init: bool) -> Result<()> {

@@ -107,6 +107,6 @@ fn child(
 fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
     vec![
         format!("cat /proc/{child}/cgroup"),
-        format!("nsenter -t {child} -C -m cat /proc/self/cgroup  # / inside"),
+        format!("nsenter -t {child} -a cat /proc/1/cgroup  # / inside"),
     ]
 }

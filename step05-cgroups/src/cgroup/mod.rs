@@ -68,6 +68,7 @@ impl Layout {
         Ok(layout)
     }
 
+    // ANCHOR: parse
     /// Parse mountinfo text (fields: see proc(5)).
     pub fn parse(mountinfo: &str) -> Layout {
         let mut layout = Layout::default();
@@ -98,7 +99,9 @@ impl Layout {
         }
         layout
     }
+    // ANCHOR_END: parse
 
+    // ANCHOR: version
     /// v1, v2, or both.
     pub fn version(&self) -> Version {
         match (self.v1.is_empty(), self.v2.is_some()) {
@@ -107,6 +110,7 @@ impl Layout {
             (false, false) => Version::V1,
         }
     }
+    // ANCHOR_END: version
 
     /// The v1 hierarchy holding `controller`.
     pub fn v1_hierarchy(&self, controller: &str) -> Option<&Hierarchy> {
@@ -142,6 +146,7 @@ pub struct Stats {
 }
 
 impl Stats {
+    // ANCHOR: stats_line
     /// One line for `--stats`.
     pub fn line(&self) -> String {
         let or_na = |v: Option<String>| v.unwrap_or_else(|| "n/a".into());
@@ -158,6 +163,7 @@ impl Stats {
             or_na(self.pids_max_hits.map(|n| n.to_string())),
         )
     }
+    // ANCHOR_END: stats_line
 }
 
 /// A container's cgroup, in every hierarchy it uses. Dropping it kills what
@@ -210,6 +216,7 @@ pub fn keyed(text: &str, key: &str) -> Option<u64> {
 }
 
 impl Cgroup {
+    // ANCHOR: create
     /// Create the container's cgroup and apply `limits`.
     pub fn create(layout: &Layout, id: &str, limits: &Limits) -> Result<Cgroup> {
         let name = name_for(id);
@@ -255,6 +262,7 @@ impl Cgroup {
         }
         Ok(cg)
     }
+    // ANCHOR_END: create
 
     /// The v1 cgroup of `controller`, if we use one.
     pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
@@ -282,6 +290,7 @@ impl Cgroup {
             .collect()
     }
 
+    // ANCHOR: join
     /// Move `pid` into the cgroup, in every hierarchy. Children it forks
     /// later are born inside.
     pub fn join(&self, pid: i32) -> Result<()> {
@@ -290,6 +299,7 @@ impl Cgroup {
         }
         Ok(())
     }
+    // ANCHOR_END: join
 
     /// What the cgroup measured.
     pub fn stats(&self) -> Stats {
@@ -299,6 +309,7 @@ impl Cgroup {
         }
     }
 
+    // ANCHOR: kill_all
     /// Kill every process left in the cgroup and wait until it is empty.
     pub fn kill_all(&self) {
         // cgroup.kill (v2, Linux 5.14): SIGKILL to the whole group at once,
@@ -315,7 +326,9 @@ impl Cgroup {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+    // ANCHOR_END: kill_all
 
+    // ANCHOR: remove
     /// Remove the directories (they must be empty of processes).
     fn remove(&self) {
         for dir in self.all_dirs() {
@@ -332,14 +345,17 @@ impl Cgroup {
             }
         }
     }
+    // ANCHOR_END: remove
 }
 
+// ANCHOR: drop
 impl Drop for Cgroup {
     fn drop(&mut self) {
         self.kill_all();
         self.remove();
     }
 }
+// ANCHOR_END: drop
 
 /// PIDs in a cgroup.
 pub fn procs(dir: &Path) -> Vec<i32> {
@@ -363,6 +379,7 @@ fn mkdir(path: &Path) -> Result<PathBuf> {
     }
 }
 
+// ANCHOR: sweep
 /// Remove `isolab-*` cgroups that no process is in and that are older
 /// than a few seconds: left by a runtime that was SIGKILLed (its container
 /// died with it). The age check spares a cgroup another runtime created a
@@ -396,6 +413,7 @@ pub fn sweep_stale(layout: &Layout) -> Vec<PathBuf> {
     }
     removed
 }
+// ANCHOR_END: sweep
 
 #[cfg(test)]
 mod tests {

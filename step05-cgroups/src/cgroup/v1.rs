@@ -38,6 +38,7 @@ fn need<'a>(dir: &'a Option<PathBuf>, controller: &str) -> Result<&'a Path> {
     })
 }
 
+// ANCHOR: apply
 /// Write the limits into the v1 files.
 pub fn apply(dirs: &Dirs, limits: &Limits) -> Result<()> {
     if let Some(bytes) = limits.memory {
@@ -62,7 +63,9 @@ pub fn apply(dirs: &Dirs, limits: &Limits) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: apply
 
+// ANCHOR: stats
 /// Read the v1 counters.
 pub fn stats(dirs: &Dirs) -> Stats {
     let mem = dirs.memory.as_deref();
@@ -84,8 +87,12 @@ pub fn stats(dirs: &Dirs) -> Stats {
         oom_kills: mem
             .and_then(|d| read(d, "memory.oom_control"))
             .and_then(|t| keyed(&t, "oom_kill")),
-        // v1's pids controller keeps no peak.
-        pids_peak: None,
+        // pids.peak came to v1 later than to v2 (absent on older kernels).
+        pids_peak: dirs
+            .pids
+            .as_deref()
+            .and_then(|d| read(d, "pids.peak"))
+            .and_then(|v| v.parse().ok()),
         pids_max_hits: dirs
             .pids
             .as_deref()
@@ -93,7 +100,9 @@ pub fn stats(dirs: &Dirs) -> Stats {
             .and_then(|t| keyed(&t, "max")),
     }
 }
+// ANCHOR_END: stats
 
+// ANCHOR: freeze_and_kill
 /// v1 has no cgroup.kill: freeze the group so nothing can fork, SIGKILL
 /// every task, thaw so the signals are delivered.
 pub fn freeze_and_kill(dirs: &Dirs, all: &[&Path]) {
@@ -113,6 +122,7 @@ pub fn freeze_and_kill(dirs: &Dirs, all: &[&Path]) {
         let _ = write(f, "freezer.state", "THAWED");
     }
 }
+// ANCHOR_END: freeze_and_kill
 
 #[cfg(test)]
 mod tests {

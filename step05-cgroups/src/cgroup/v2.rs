@@ -24,6 +24,7 @@ pub fn needed(limits: &Limits) -> Vec<&'static str> {
     c
 }
 
+// ANCHOR: enable_controllers
 /// Make sure the root's `cgroup.subtree_control` enables what we need for
 /// our cgroup, which is a child of the root. systemd machines have them all
 /// enabled already; we only add what is missing, and say so.
@@ -45,7 +46,9 @@ pub fn enable_controllers(root: &Path, limits: &Limits) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: enable_controllers
 
+// ANCHOR: apply
 /// Write the limits into the v2 files.
 pub fn apply(dir: &Path, limits: &Limits) -> Result<()> {
     if let Some(bytes) = limits.memory {
@@ -66,7 +69,9 @@ pub fn apply(dir: &Path, limits: &Limits) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: apply
 
+// ANCHOR: stats
 /// Read the v2 counters.
 pub fn stats(dir: &Path) -> Stats {
     let cpu = read(dir, "cpu.stat").unwrap_or_default();
@@ -79,6 +84,7 @@ pub fn stats(dir: &Path) -> Stats {
         pids_max_hits: read(dir, "pids.events").and_then(|t| keyed(&t, "max")),
     }
 }
+// ANCHOR_END: stats
 
 #[cfg(test)]
 mod tests {
