@@ -92,6 +92,63 @@ impl Channel {
         self.send("go")
     }
 
+    /// Runtime: hand an open file descriptor to the child (SCM_RIGHTS):
+    /// the kernel installs a copy in the receiver's fd table. Step 7 sends
+    /// an idmapped mount this way.
+    /// `None` tells the child there is no fd this time.
+    pub fn send_fd(&mut self, fd: Option<std::os::fd::BorrowedFd<'_>>) -> Result<()> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        use std::os::fd::AsRawFd;
+        let sock = self.stream()?.as_raw_fd();
+        let Some(fd) = fd else {
+            let iov = [std::io::IoSlice::new(b"N")];
+            sendmsg::<()>(sock, &iov, &[], MsgFlags::empty(), None)
+                .map_err(|e| Error::syscall("sendmsg", e))?;
+            return Ok(());
+        };
+        let raw = [fd.as_raw_fd()];
+        let iov = [std::io::IoSlice::new(b"F")];
+        sendmsg::<()>(
+            sock,
+            &iov,
+            &[ControlMessage::ScmRights(&raw)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| Error::syscall("sendmsg(SCM_RIGHTS)", e))?;
+        explain::syscall(&format!("sendmsg(SCM_RIGHTS, [{}])", raw[0]), 1);
+        Ok(())
+    }
+
+    /// Child: receive what [`Channel::send_fd`] sent: an fd, or `None`.
+    pub fn recv_fd(&mut self) -> Result<Option<std::os::fd::OwnedFd>> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let sock = self.stream()?.as_raw_fd();
+        let mut byte = [0u8; 1];
+        let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+            .map_err(|e| Error::syscall("recvmsg(SCM_RIGHTS)", e))?;
+        for cmsg in msg
+            .cmsgs()
+            .map_err(|e| Error::syscall("recvmsg(SCM_RIGHTS)", e))?
+        {
+            if let ControlMessageOwned::ScmRights(fds) = cmsg
+                && let Some(fd) = fds.first()
+            {
+                // SAFETY: the kernel just installed this fd for us.
+                return Ok(Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(*fd) }));
+            }
+        }
+        if msg.bytes == 0 {
+            return Err(Error::Usage(
+                "runtime went away before sending a file descriptor".into(),
+            ));
+        }
+        Ok(None)
+    }
+
     /// Close this process's end. Other processes' copies stay open: this is
     /// close(2), not shutdown(2).
     pub fn close(&mut self) {

@@ -46,25 +46,10 @@ pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
     )?;
     // The tmpfs now hides the rootfs's own /dev; reopen through the mount.
     let dev_dir = rootfs.join("dev");
-    for (name, major, minor) in DEVICES {
-        let path = dev_dir.join(name);
-        let call = format!("mknod(\"/dev/{name}\", S_IFCHR|0666, makedev({major}, {minor}))");
-        nix::sys::stat::mknod(
-            &path,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(major, minor),
-        )
-        .map_err(|e| Error::syscall(call.clone(), e))?;
-        // mknod's mode is cut by the umask; set it exactly.
-        nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            &path,
-            Mode::from_bits_truncate(0o666),
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
-        .map_err(|e| Error::syscall(format!("chmod(\"/dev/{name}\", 0666)"), e))?;
-        explain::syscall(&call, 0);
+    if crate::pseudofs::in_user_namespace() {
+        bind_host_devices(root, &dev_dir)?;
+    } else {
+        make_devices(&dev_dir)?;
     }
     for (name, target) in LINKS {
         std::os::unix::fs::symlink(target, dev_dir.join(name))
@@ -94,4 +79,41 @@ pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         "mode=1777,size=65536k",
     )
+}
+
+/// Create the device nodes (as real root).
+fn make_devices(dev_dir: &std::path::Path) -> Result<()> {
+    for (name, major, minor) in DEVICES {
+        let path = dev_dir.join(name);
+        let call = format!("mknod(\"/dev/{name}\", S_IFCHR|0666, makedev({major}, {minor}))");
+        nix::sys::stat::mknod(
+            &path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(|e| Error::syscall(call.clone(), e))?;
+        // mknod's mode is cut by the umask; set it exactly.
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| Error::syscall(format!("chmod(\"/dev/{name}\", 0666)"), e))?;
+        explain::syscall(&call, 0);
+    }
+    Ok(())
+}
+
+/// In a user namespace mknod(2) of a device is refused (devices belong to
+/// the initial namespace), so bind the host's nodes onto empty files.
+fn bind_host_devices(root: &Root, dev_dir: &std::path::Path) -> Result<()> {
+    for (name, _, _) in DEVICES {
+        std::fs::File::create(dev_dir.join(name))
+            .map_err(|e| Error::io(format!("creating /dev/{name} to bind onto"), e))?;
+        let target = root.open_target(&format!("/dev/{name}"), false)?;
+        mount::mount(&format!("/dev/{name}"), &target, "", MsFlags::MS_BIND, "")?;
+    }
+    Ok(())
 }

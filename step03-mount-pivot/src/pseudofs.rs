@@ -22,15 +22,36 @@ pub fn mount_proc(root: &Root) -> Result<()> {
     mount::mount("proc", &target, "proc", safe_flags(), "")
 }
 
-/// Mount sysfs read-only at /sys.
+/// Mount sysfs read-only at /sys. Inside a user namespace (step 7) the
+/// kernel refuses a new sysfs unless that namespace also owns the network
+/// namespace, so there we bind the host's /sys read-only instead (as runc
+/// does for rootless containers).
 pub fn mount_sys(root: &Root) -> Result<()> {
     let target = root.open_target("/sys", true)?;
-    mount::mount(
-        "sysfs",
-        &target,
-        "sysfs",
-        safe_flags() | MsFlags::MS_RDONLY,
-        "",
-    )
+    if !in_user_namespace() {
+        return mount::mount(
+            "sysfs",
+            &target,
+            "sysfs",
+            safe_flags() | MsFlags::MS_RDONLY,
+            "",
+        );
+    }
+    mount::mount("/sys", &target, "", MsFlags::MS_BIND | MsFlags::MS_REC, "")?;
+    let again = root.open_target("/sys", false)?;
+    mount::remount_readonly(&again, safe_flags())
 }
 // ANCHOR_END: proc_sys
+
+/// Is this process in a user namespace other than the initial one? The
+/// initial one maps every id to itself: `0 0 4294967295`.
+pub fn in_user_namespace() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"]
+}
+
+/// Real root: uid 0 in the initial user namespace. Root inside some other
+/// user namespace (`unshare -Ur`) runs isolab the rootless way (step 7).
+pub fn real_root() -> bool {
+    nix::unistd::geteuid().is_root() && !in_user_namespace()
+}

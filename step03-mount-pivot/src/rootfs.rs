@@ -17,11 +17,11 @@ use crate::explain;
 use crate::state::State;
 
 /// Programs copied from the host when there is no busybox.
-pub const HOST_PROGRAMS: [&str; 38] = [
+pub const HOST_PROGRAMS: [&str; 41] = [
     "sh", "ls", "cat", "ps", "id", "hostname", "mount", "umount", "sleep", "echo", "env", "mkdir",
     "rm", "touch", "grep", "head", "tail", "wc", "uname", "stat", "readlink", "ln", "cp", "mv",
     "chmod", "kill", "true", "false", "test", "df", "pwd", "sed", "tr", "findmnt", "find",
-    "chroot", "timeout", "seq",
+    "chroot", "timeout", "seq", "chown", "date", "mknod",
 ];
 
 /// Written last into a finished rootfs.
@@ -29,7 +29,7 @@ pub const COMPLETE: &str = ".isolab-complete";
 
 /// The builder's version, written into [`COMPLETE`]: a cache built by an
 /// older builder (other programs, other directories) is rebuilt.
-pub const BUILD_VERSION: &str = "isolab default rootfs 2";
+pub const BUILD_VERSION: &str = "isolab default rootfs 4";
 
 const SEARCH: [&str; 6] = [
     "/usr/local/sbin",

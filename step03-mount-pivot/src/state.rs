@@ -17,17 +17,32 @@ pub struct State {
 }
 
 impl State {
-    /// The default dirs, or both under `dir` when given.
+    /// The default dirs, or both under `dir` when given. A normal user
+    /// (rootless, step 7) gets `~/.local/share/isolab` and
+    /// `$XDG_RUNTIME_DIR/isolab` (or a per-user dir in /tmp).
     pub fn new(dir: Option<&std::path::Path>) -> State {
-        match dir {
-            Some(d) => State {
+        if let Some(d) = dir {
+            return State {
                 lib: d.to_path_buf(),
                 run: d.join("run"),
-            },
-            None => State {
+            };
+        }
+        if crate::pseudofs::real_root() {
+            return State {
                 lib: PathBuf::from("/var/lib/isolab"),
                 run: PathBuf::from("/run/isolab"),
-            },
+            };
+        }
+        let uid = nix::unistd::geteuid();
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        let run = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(format!("/tmp/isolab-{uid}")));
+        State {
+            lib: home.join(".local/share/isolab"),
+            run: run.join("isolab"),
         }
     }
 

@@ -79,6 +79,13 @@ impl Container {
 impl Drop for Container {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.run_dir);
+        // OverlayFS leaves work/work with mode 000. Root removes it anyway;
+        // a rootless runtime (step 7), its owner, must open it up first.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(
+            self.layers.work.join("work"),
+            std::fs::Permissions::from_mode(0o700),
+        );
         if self.keep {
             let _ = std::fs::write(
                 self.dir.join(KEPT),

@@ -34,6 +34,9 @@ pub fn unshare() -> Result<()> {
 /// Mount the container's cgroup subtree read-only at /sys/fs/cgroup.
 pub fn mount_readonly(root: &Root, cgroup: &Cgroup) -> Result<()> {
     let ro = safe_flags() | MsFlags::MS_RDONLY;
+    if cgroup.v1.is_empty() && cgroup.v2.is_none() {
+        return Ok(()); // no cgroup (rootless without delegation): nothing to show
+    }
     if cgroup.version == Version::V2 {
         let target = root.open_target("/sys/fs/cgroup", true)?;
         return mount::mount("cgroup2", &target, "cgroup2", ro, "");
@@ -41,13 +44,22 @@ pub fn mount_readonly(root: &Root, cgroup: &Cgroup) -> Result<()> {
     // v1 and hybrid: a tmpfs with one directory per hierarchy we joined.
     let top = root.open_target("/sys/fs/cgroup", true)?;
     mount::mount("tmpfs", &top, "tmpfs", safe_flags(), "mode=755")?;
-    for (hierarchy, _) in &cgroup.v1 {
+    let in_userns = crate::pseudofs::in_user_namespace();
+    for (hierarchy, dir) in &cgroup.v1 {
         let name = hierarchy
             .mount
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let target = root.open_target(&format!("/sys/fs/cgroup/{name}"), true)?;
+        if in_userns {
+            // A v1 cgroupfs can only be mounted from the initial user
+            // namespace (step 7): bind our own cgroup's directory instead.
+            mount::mount(&dir.to_string_lossy(), &target, "", MsFlags::MS_BIND, "")?;
+            let again = root.open_target(&format!("/sys/fs/cgroup/{name}"), false)?;
+            mount::remount_readonly(&again, safe_flags())?;
+            continue;
+        }
         mount::mount(
             "cgroup",
             &target,

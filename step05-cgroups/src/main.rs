@@ -27,11 +27,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run CMD in new UTS, PID and mount namespaces, on an overlay of an image
+    /// Run CMD in new namespaces and a cgroup with the given limits
     #[command(
-        after_help = "Example: sudo step05-cgroups run --keep -- /bin/sh -c 'echo hi > /file'"
+        after_help = "Example: sudo step05-cgroups run --memory 32m --pids-limit 20 --stats -- /bin/sh"
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show a process next to another (default: PID 1), marking differences
     Inspect(InspectArgs),
     /// Manage root filesystems ("images")

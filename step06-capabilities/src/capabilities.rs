@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::explain;
 use crate::inspect::capability::{NAMES, cap_last_cap, from_name};
 
+// ANCHOR: default
 /// Docker's default capabilities (moby's oci/caps/defaults.go).
 pub const DEFAULT: [&str; 14] = [
     "CAP_CHOWN",
@@ -32,6 +33,7 @@ pub const DEFAULT: [&str; 14] = [
     "CAP_KILL",
     "CAP_AUDIT_WRITE",
 ];
+// ANCHOR_END: default
 
 /// What the container will hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +84,7 @@ pub fn parse_names(values: &[String]) -> Result<BTreeSet<u32>> {
     Ok(out)
 }
 
+// ANCHOR: plan
 /// docker's rule: start from the defaults, drop, then add (so
 /// `--cap-drop ALL --cap-add NET_BIND_SERVICE` keeps exactly that one).
 pub fn plan(add: &[String], drop: &[String], user_is_root: bool) -> Result<Plan> {
@@ -93,6 +96,7 @@ pub fn plan(add: &[String], drop: &[String], user_is_root: bool) -> Result<Plan>
     let ambient = if user_is_root { BTreeSet::new() } else { add };
     Ok(Plan { keep, ambient })
 }
+// ANCHOR_END: plan
 
 /// Short names, for narration and messages.
 pub fn names(set: &BTreeSet<u32>) -> String {
@@ -123,6 +127,7 @@ fn fail(call: String) -> impl FnOnce(caps::errors::CapsError) -> Error {
     move |e| Error::Usage(format!("{call} failed: {e}"))
 }
 
+// ANCHOR: drop_bounding
 /// Drop from the bounding set every capability not in `plan.keep`. Needs
 /// CAP_SETPCAP in the effective set: done first, while we are still full
 /// root. Nothing the container does afterwards can gain them back.
@@ -148,7 +153,9 @@ pub fn drop_bounding(plan: &Plan) -> Result<()> {
     );
     Ok(())
 }
+// ANCHOR_END: drop_bounding
 
+// ANCHOR: set_sets
 /// Set permitted, effective, inheritable and ambient. For root: permitted
 /// and effective are `keep`, nothing inheritable or ambient. For another
 /// user (after setresuid, which emptied permitted and effective unless
@@ -194,7 +201,9 @@ pub fn set_sets(plan: &Plan, user_is_root: bool) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: set_sets
 
+// ANCHOR: read_back
 /// The five masks as /proc/self/status shows them.
 pub fn read_back() -> Result<[u64; 5]> {
     let status = std::fs::read_to_string("/proc/self/status")
@@ -209,12 +218,14 @@ pub fn read_back() -> Result<[u64; 5]> {
     }
     Ok(out)
 }
+// ANCHOR_END: read_back
 
 /// The mask of a set of capability numbers.
 pub fn mask(set: &BTreeSet<u32>) -> u64 {
     set.iter().fold(0, |m, c| m | (1u64 << c))
 }
 
+// ANCHOR: verify
 /// Read the sets back from the kernel and compare with the plan, so a
 /// silent no-op (a set changed in a local copy only) can't pass.
 pub fn verify(plan: &Plan, user_is_root: bool) -> Result<()> {
@@ -245,6 +256,7 @@ pub fn verify(plan: &Plan, user_is_root: bool) -> Result<()> {
     ));
     Ok(())
 }
+// ANCHOR_END: verify
 
 #[cfg(test)]
 mod tests {

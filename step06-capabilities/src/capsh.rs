@@ -14,6 +14,7 @@ fn text(set: &CapSet) -> String {
         .join(",")
 }
 
+// ANCHOR: report
 /// The capsh-like report for `pid`.
 pub fn report(pid: i32) -> Result<String> {
     let s = Snapshot::read(pid)?;
@@ -50,3 +51,4 @@ pub fn report(pid: i32) -> Result<String> {
             .join(","),
     ))
 }
+// ANCHOR_END: report

@@ -28,11 +28,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run CMD in new UTS, PID and mount namespaces, on an overlay of an image
+    /// Run CMD in new namespaces and a cgroup, with reduced capabilities
     #[command(
-        after_help = "Example: sudo step06-capabilities run --keep -- /bin/sh -c 'echo hi > /file'"
+        after_help = "Example: sudo step06-capabilities run --cap-drop ALL --cap-add NET_BIND_SERVICE --user 1000 -- /bin/sh"
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show a process next to another (default: PID 1), marking differences
     Inspect(InspectArgs),
     /// Manage root filesystems ("images")

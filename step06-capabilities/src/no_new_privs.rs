@@ -9,9 +9,11 @@
 use crate::error::{Result, SyscallResult};
 use crate::explain;
 
+// ANCHOR: set
 /// Set no_new_privs for this task and everything it execs.
 pub fn set() -> Result<()> {
     nix::sys::prctl::set_no_new_privs().or_syscall(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
     explain::syscall("prctl(PR_SET_NO_NEW_PRIVS, 1)", 0);
     Ok(())
 }
+// ANCHOR_END: set

@@ -43,12 +43,18 @@ pub fn parse(text: &str) -> std::result::Result<User, String> {
     Ok(User { uid, gid })
 }
 
+// ANCHOR: switch
 /// Switch to `user`, in the order the module docs explain.
 pub fn switch(user: User) -> Result<()> {
     nix::sys::prctl::set_keepcaps(true).or_syscall(|| "prctl(PR_SET_KEEPCAPS, 1)".into())?;
     explain::syscall("prctl(PR_SET_KEEPCAPS, 1)", 0);
-    nix::unistd::setgroups(&[]).or_syscall(|| "setgroups(0, [])".into())?;
-    explain::syscall("setgroups(0, [])", 0);
+    // In a user namespace whose setgroups is "deny" (rootless, step 7)
+    // the call is refused; there are no supplementary groups to clear.
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !denied {
+        nix::unistd::setgroups(&[]).or_syscall(|| "setgroups(0, [])".into())?;
+        explain::syscall("setgroups(0, [])", 0);
+    }
     let g = Gid::from_raw(user.gid);
     nix::unistd::setresgid(g, g, g).or_syscall(|| format!("setresgid({0}, {0}, {0})", user.gid))?;
     explain::syscall(&format!("setresgid({0}, {0}, {0})", user.gid), 0);
@@ -57,7 +63,9 @@ pub fn switch(user: User) -> Result<()> {
     explain::syscall(&format!("setresuid({0}, {0}, {0})", user.uid), 0);
     Ok(())
 }
+// ANCHOR_END: switch
 
+// ANCHOR: verify
 /// Check the switch took, from /proc/self/status.
 pub fn verify(user: User) -> Result<()> {
     let status = std::fs::read_to_string("/proc/self/status")
@@ -78,6 +86,7 @@ pub fn verify(user: User) -> Result<()> {
         )))
     }
 }
+// ANCHOR_END: verify
 
 #[cfg(test)]
 mod tests {

@@ -43,6 +43,7 @@ pub struct Redactor {
     inode: Regex,
     container: Regex,
     measure: Regex,
+    pid_write: Regex,
     mount_id: Regex,
     hex_id: Regex,
     number: Regex,
@@ -79,10 +80,14 @@ impl Redactor {
             inode: Regex::new(r"\b4026\d{6}\b").expect("regex"),
             container: Regex::new(r"(?:containers/|isolab-)(?P<v>[0-9a-f]{12})\b").expect("regex"),
             measure: Regex::new(r"\b(?P<v>\d+\.\d+) (?:s|MiB)\b").expect("regex"),
+            // write(…, "[PID1]") = 5: the byte count is the PID's length.
+            pid_write: Regex::new(r#""\[PID\d+\]"\) = (?P<v>\d+)"#).expect("regex"),
             mount_id: Regex::new(r"#\d+\b").expect("regex"),
             hex_id: Regex::new(r"\b[0-9a-f]{24,64}\b").expect("regex"),
-            number: Regex::new(r#"(?:= |PID |PID is |kill\(|procs", ")(?P<v>\d{3,7})\b"#)
-                .expect("regex"),
+            number: Regex::new(
+                r#"(?:= |PID |PID is |kill\(|procs", "|/proc/|userns of )(?P<v>\d{3,7})\b"#,
+            )
+            .expect("regex"),
             pid_row: Regex::new(r"^[* ] (?:PID|PPid|NSpid) ").expect("regex"),
             any_number: Regex::new(r"\b\d{3,7}\b").expect("regex"),
             seen: HashMap::new(),
@@ -131,11 +136,12 @@ impl Redactor {
         let line = self.apply(&line, Kind::HexId);
         // In the inspector's PID rows every number is a PID; elsewhere only
         // numbers in a PID's context are (`= 4711`, `PID 4711`, `kill(4711`).
-        if self.pid_row.is_match(&line) {
+        let line = if self.pid_row.is_match(&line) {
             self.apply(&line, Kind::PidRow)
         } else {
             self.apply(&line, Kind::Pid)
-        }
+        };
+        self.apply(&line, Kind::PidWrite)
     }
 
     /// Redact a whole text, line by line.
@@ -157,6 +163,7 @@ impl Redactor {
             Kind::Inode => &self.inode,
             Kind::Container => &self.container,
             Kind::Measure => &self.measure,
+            Kind::PidWrite => &self.pid_write,
             Kind::MountId => &self.mount_id,
             Kind::HexId => &self.hex_id,
             Kind::Pid => &self.number,
@@ -187,7 +194,7 @@ impl Redactor {
                 }
                 Kind::Container => self.placeholder("CTR", &value),
                 // Measured amounts (CPU seconds, MiB) vary from run to run.
-                Kind::Measure => "[N]".to_string(),
+                Kind::Measure | Kind::PidWrite => "[N]".to_string(),
                 Kind::MountId => format!("#{}", self.placeholder("MNT", &value[1..])),
                 Kind::HexId => "[ID]".to_string(),
                 Kind::Pid | Kind::PidRow => {
@@ -221,6 +228,7 @@ enum Kind {
     Inode,
     Container,
     Measure,
+    PidWrite,
     MountId,
     HexId,
     Pid,
@@ -358,6 +366,19 @@ mod tests {
         assert_eq!(r.line("myhost"), "[HOST-HOSTNAME]");
         assert_eq!(r.line("systemd"), "[HOST-INIT]");
         assert_eq!(r.line("myhost is here"), "myhost is here");
+    }
+
+    #[test]
+    fn pid_writes_and_proc_paths() {
+        let mut r = r();
+        assert_eq!(
+            r.line(r#"write("/proc/4711/uid_map", "0 1000000 65536") = 16"#),
+            r#"write("/proc/[PID1]/uid_map", "0 1000000 65536") = 16"#
+        );
+        assert_eq!(
+            r.line(r#"write(".../cgroup.procs", "4711") = 4"#),
+            r#"write(".../cgroup.procs", "[PID1]") = [N]"#
+        );
     }
 
     #[test]

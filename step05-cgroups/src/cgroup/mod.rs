@@ -264,6 +264,41 @@ impl Cgroup {
     }
     // ANCHOR_END: create
 
+    /// [`Cgroup::create`], or for a normal user without a writable cgroup
+    /// subtree (rootless, step 7): no cgroup, with a one-line notice, or an
+    /// error if limits were asked for (they can't be applied).
+    pub fn create_or_skip(layout: &Layout, id: &str, limits: &Limits) -> Result<Cgroup> {
+        use nix::errno::Errno;
+        match Cgroup::create(layout, id, limits) {
+            Err(Error::Syscall {
+                errno: Errno::EACCES | Errno::EPERM | Errno::EROFS,
+                ..
+            }) if !crate::pseudofs::real_root() => {
+                if limits.any() {
+                    return Err(Error::Usage(
+                        "resource limits need a cgroup subtree you may write: run with sudo, or from a delegated one (systemd-run --user --scope -p Delegate=yes ...)".into(),
+                    ));
+                }
+                eprintln!(
+                    "note: no cgroup subtree is delegated to you: running without a cgroup (no limits, no accounting)"
+                );
+                Ok(Cgroup::none(layout))
+            }
+            other => other,
+        }
+    }
+
+    /// No cgroup at all: a rootless container where no cgroup subtree is
+    /// delegated to the user (step 7). Every operation is a no-op.
+    pub fn none(layout: &Layout) -> Cgroup {
+        Cgroup {
+            name: String::new(),
+            version: layout.version(),
+            v2: None,
+            v1: Vec::new(),
+        }
+    }
+
     /// The v1 cgroup of `controller`, if we use one.
     pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
         self.v1

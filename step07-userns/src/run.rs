@@ -1,0 +1,164 @@
+//! Step 7's setup sequence: step 6's, in a new user namespace whose maps
+//! the runtime writes before sync 0, with the image idmapped so it looks
+//! root-owned inside (`diff` it with step 6's run.rs).
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use crate::isolab::capabilities::{self, Plan};
+use crate::isolab::cgroup::{self, Cgroup, Layout};
+use crate::isolab::container::{self, Container};
+use crate::isolab::explain::{self, Role};
+use crate::isolab::overlay::{self, Layers};
+use crate::isolab::resolve::Root;
+use crate::isolab::state::State;
+use crate::isolab::sync::{self, Channel};
+use crate::isolab::user::{self, User};
+use crate::isolab::userns::{self, Maps};
+use crate::isolab::{
+    Result, cgroupns, clone, dev, exec, idmap, init, limits, masked, mount, no_new_privs, pivot,
+    prctl, pseudofs, rootfs, signals, uts,
+};
+use nix::sched::CloneFlags;
+
+use crate::RunArgs;
+
+/// Runtime side. Returns the exit status for the shell.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    args.common.check()?;
+    let state = State::new(args.state_dir.as_deref());
+    let limits = args.limits()?; // all checked before anything is created
+    let user = args.user.unwrap_or(User { uid: 0, gid: 0 });
+    let plan = capabilities::plan(&args.cap_add, &args.cap_drop, user.uid == 0)?;
+    let maps = userns::choose(args.uid_map, args.gid_map);
+    let layout = Layout::detect()?;
+    container::sweep_stale(&state); // what killed runtimes left behind
+    cgroup::sweep_stale(&layout);
+    let image = rootfs::choose(args.rootfs.as_deref(), &state)?;
+    // Removed when `ctr` is dropped, at the end of this function.
+    let ctr = Container::create(&state, args.keep)?;
+    // Emptied and removed when dropped, before `ctr`.
+    let cg = Cgroup::create_or_skip(&layout, &ctr.id, &limits)?;
+    // Container root writes the upper layer: it must own it on the host.
+    let lower = userns::prepare_layers(&ctr, &maps)?;
+    let (mut runtime, child_end) = sync::channel()?;
+    let mut child_end = Some(child_end);
+
+    // ANCHOR: clone
+    let flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS;
+    let child = clone::clone(flags, || {
+        child(
+            args,
+            (&image, &lower),
+            &ctr.layers,
+            &cg,
+            (&plan, user),
+            &maps,
+            &mut child_end,
+        )
+    })
+    .map_err(userns::why_clone_failed)?;
+    // ANCHOR_END: clone
+    drop(child_end); // the child's end of the channel, in our copy
+
+    // ANCHOR: maps
+    userns::write_maps(child.as_raw(), &maps)?; // before the child may act
+    let tree = userns::idmapped_image(&image, child.as_raw(), &maps); // None: not supported
+    runtime.send_fd(tree.as_ref().map(|t| t.as_fd()))?;
+    // ANCHOR_END: maps
+    // ANCHOR: join
+    cg.join(child.as_raw())?; // before it runs anything of the user's
+    runtime.parent_done()?; // sync 0: the child may start (and unshare its cgroup namespace)
+    // ANCHOR_END: join
+
+    // sync 1: the child is in its new root and waits to exec.
+    sync::expect_ready(&mut runtime, child)?;
+    args.common.before_exec(child, &pause_hints(child))?;
+    // Block the signals we forward before the command can run, so a
+    // SIGTERM for us is passed on instead of killing us.
+    signals::block()?;
+    // sync 2: let it exec.
+    runtime.go()?;
+    // sync 3: EOF means execve succeeded.
+    sync::expect_exec(&mut runtime, child)?;
+
+    let status = signals::supervise(child, |_, _| {})?;
+    let code = signals::exit_code(status);
+    limits::report(&cg.stats(), &limits, code, args.stats);
+    Ok(code)
+}
+
+/// Child side: PID 1 of the new PID namespace, in a new mount namespace.
+// ANCHOR: child
+#[allow(clippy::too_many_arguments)]
+fn child(
+    args: &RunArgs,
+    (image, lower): (&Path, &Path),
+    layers: &Layers,
+    cg: &Cgroup,
+    (plan, user): (&Plan, User),
+    maps: &Maps,
+    chan: &mut Option<Channel>,
+) -> isize {
+    explain::set_role(Role::Init);
+    sync::child_main(chan, |chan| {
+        let tree = chan.recv_fd()?; // the idmapped image, if any
+        chan.wait_parent()?; // sync 0: our maps are written, we are in our cgroup
+        userns::become_root(maps)?; // uid 0 inside, the mapped uid outside
+        prctl::set_pdeathsig()?;
+        prctl::set_name("step07-init")?;
+        cgroupns::unshare()?; // so its root is our cgroup
+        // ANCHOR: filesystem
+        mount::make_rprivate()?; // before any mount: nothing propagates to the host
+        let image = match &tree {
+            Some(tree) => {
+                idmap::attach(tree, lower)?;
+                lower
+            }
+            None => image,
+        };
+        overlay::mount_overlay(image, layers)?; // a mount point, as pivot_root needs
+        let rootfs = layers.merged.as_path();
+        let root = Root::open(rootfs)?; // mount targets resolve inside it
+        pseudofs::mount_proc(&root)?;
+        pseudofs::mount_sys(&root)?;
+        cgroupns::mount_readonly(&root, cg)?;
+        dev::populate(&root, rootfs)?;
+        masked::apply(&root)?;
+        pivot::pivot_root(rootfs)?;
+        // ANCHOR_END: filesystem
+        uts::sethostname(&args.hostname)?; // needs CAP_SYS_ADMIN: before the drop
+        // ANCHOR: privileges
+        // After the mounts (they need CAP_SYS_ADMIN), in this order: the
+        // bounding set needs CAP_SETPCAP, the user switch CAP_SETUID and
+        // CAP_SETGID, and the switch empties the sets we then set.
+        capabilities::drop_bounding(plan)?;
+        user::switch(user)?;
+        user::verify(user)?;
+        prctl::set_pdeathsig()?; // a uid change cleared it: set it again
+        capabilities::set_sets(plan, user.uid == 0)?;
+        capabilities::verify(plan, user.uid == 0)?;
+        if !args.allow_new_privs {
+            no_new_privs::set()?;
+        }
+        // ANCHOR_END: privileges
+        chan.ready()?; // sync 1
+        chan.wait_go()?; // sync 2
+        if args.no_init {
+            return Err(exec::execvp(&args.common.command));
+        }
+        init::run(&args.common.command, chan)
+    })
+}
+// ANCHOR_END: child
+
+/// What to look at from a second terminal while paused in step 7.
+fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
+    vec![
+        format!("capsh --decode=$(awk '/CapEff/ {{print $2}}' /proc/{child}/status)"),
+        format!("step06-capabilities caps {child}"),
+    ]
+}

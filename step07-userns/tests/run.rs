@@ -1,0 +1,242 @@
+//! step07-userns on the real kernel: root inside, an unprivileged uid
+//! outside; and the same runtime run by a normal user (rootless).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use step07_userns::testing::{
+    Output, TempDir, assert_one_line, exit_code, first_json, require_root, run,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_step07-userns");
+
+fn run_in(state: &TempDir, args: &[&str]) -> Output {
+    let mut full = vec!["run", "--state-dir", state.arg()];
+    full.extend_from_slice(args);
+    run(BIN, &full)
+}
+
+#[test]
+fn root_inside_is_an_unprivileged_uid_outside() {
+    require_root();
+    let state = TempDir::new("s7-map");
+    let out = run_in(
+        &state,
+        &[
+            "--inspect",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["0", "0 1000000 65536"], "{out:?}");
+    let json = first_json(&out.stderr);
+    assert_eq!(
+        json["container"]["uid"]["real"], 1_000_000,
+        "the host sees the mapped uid"
+    );
+    assert_eq!(json["namespaces"]["user"], "new");
+    assert_eq!(json["container"]["uid_map"][0], "0 1000000 65536");
+}
+
+#[test]
+fn the_image_looks_root_owned_and_writes_belong_to_the_mapped_uid() {
+    require_root();
+    let state = TempDir::new("s7-owner");
+    let out = run_in(
+        &state,
+        &[
+            "--keep",
+            "--",
+            "sh",
+            "-c",
+            "stat -c %u:%g /etc/passwd /bin/sh; echo x > /made-inside",
+        ],
+    );
+    assert_eq!(out.stdout, "0:0\n0:0\n", "{out:?}");
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("kept the container's upper layer: "))
+        .expect("kept");
+    let upper = PathBuf::from(line.rsplit(": ").next().unwrap());
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(upper.join("made-inside")).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (1_000_000, 1_000_000),
+        "owner on the host"
+    );
+}
+
+#[test]
+fn capabilities_stop_at_the_namespace() {
+    require_root();
+    let state = TempDir::new("s7-caps");
+    let out = run_in(
+        &state,
+        &[
+            "--cap-add",
+            "SYS_ADMIN",
+            "--",
+            "sh",
+            "-c",
+            "mount -t tmpfs none /mnt && echo mounted",
+        ],
+    );
+    assert_eq!(
+        out.stdout, "mounted\n",
+        "a tmpfs belongs to the namespace: {out:?}"
+    );
+    let out = run_in(
+        &state,
+        &["--cap-add", "SYS_TIME", "--", "date", "-s", "2001-01-01"],
+    );
+    assert_ne!(out.code, 0, "the clock is the host's: {out:?}");
+    assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+    // CAP_MKNOD is in the default set, but devices belong to the host.
+    let out = run_in(&state, &["--", "sh", "-c", "mknod /tmp/null c 1 3"]);
+    assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+}
+
+#[test]
+fn maps_can_be_chosen() {
+    require_root();
+    let state = TempDir::new("s7-custom");
+    let out = run_in(
+        &state,
+        &[
+            "--uid-map",
+            "0:2000000:1000",
+            "--gid-map",
+            "0:2000000:1000",
+            "--",
+            "cat",
+            "/proc/self/uid_map",
+            "/proc/self/gid_map",
+        ],
+    );
+    let got: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(got, ["0 2000000 1000", "0 2000000 1000"], "{out:?}");
+    let out = run_in(&state, &["--uid-map", "0:1", "--", "true"]);
+    assert_eq!(out.code, 2);
+    assert_one_line(&out.stderr);
+}
+
+/// A copy of the binary and a home that user 1000 can use, wherever this
+/// checkout lives (its parent dirs may be closed to other users).
+struct Rootless {
+    dir: TempDir,
+}
+
+impl Rootless {
+    fn new(name: &str) -> Rootless {
+        let dir = TempDir::new(name);
+        std::fs::copy(BIN, dir.0.join("step07-userns")).unwrap();
+        std::fs::create_dir_all(dir.0.join("home/run")).unwrap();
+        let ok = Command::new("chown")
+            .args(["-R", "1000:1000", dir.arg()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Rootless { dir }
+    }
+
+    /// Run `sh -c script` as uid 1000, with the binary as `$ISOLAB`.
+    fn sh(&self, script: &str) -> Output {
+        let home = self.dir.0.join("home");
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=1000",
+                "--regid=1000",
+                "--clear-groups",
+                "sh",
+                "-c",
+                script,
+            ])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", home.join("run"))
+            .env("NO_COLOR", "1")
+            .env("ISOLAB", self.dir.0.join("step07-userns"))
+            .current_dir(Path::new("/"))
+            .output()
+            .expect("setpriv (util-linux)");
+        Output {
+            code: exit_code(out.status),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+#[test]
+fn a_normal_user_runs_a_container_without_sudo() {
+    require_root();
+    let user = Rootless::new("s7-rootless");
+    let out = user.sh("\"$ISOLAB\" run --inspect --format json -- sh -c 'id -u; cat /proc/self/uid_map; touch /f; chown 5 /f'");
+    assert_eq!(out.code, 1, "chown must fail: {out:?}");
+    let lines: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["0", "0 1000 1"], "{out:?}");
+    assert!(
+        out.stderr.contains("Invalid argument"),
+        "a single-id map has no uid 5: {out:?}"
+    );
+    let json = first_json(&out.stderr);
+    assert_eq!(
+        json["container"]["uid"]["real"], 1000,
+        "the process belongs to the user on the host"
+    );
+    assert!(
+        out.stderr.contains("no cgroup subtree is delegated"),
+        "{out:?}"
+    );
+    // Its state is the user's, and gone after the run.
+    let containers = user.dir.0.join("home/.local/share/isolab/containers");
+    assert_eq!(
+        std::fs::read_dir(&containers)
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+}
+
+#[test]
+fn disabled_user_namespaces_are_named_with_their_fix() {
+    require_root();
+    let user = Rootless::new("s7-disabled");
+    // A user namespace of our own whose limit we set to 0: this machine's
+    // settings stay as they are.
+    let out = user.sh("unshare -Ur sh -c 'echo 0 > /proc/sys/user/max_user_namespaces && \"$ISOLAB\" run -- true'");
+    assert_eq!(out.code, 125, "{out:?}");
+    let err: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("note:"))
+        .collect();
+    assert_eq!(err.len(), 1, "{out:?}");
+    assert!(
+        err[0].contains("user.max_user_namespaces = 0") && err[0].contains("sysctl"),
+        "{out:?}"
+    );
+}
