@@ -90,7 +90,13 @@ pub fn exec_error(program: &str, errno: Errno) -> Error {
             ),
             EXIT_NOT_FOUND,
         ),
-        Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR | Errno::EPERM => Error::Exec(
+        Errno::EPERM => Error::Exec(
+            format!(
+                "{program}: not permitted to execute (execvp: EPERM): it needs privileges the container may not have (file capabilities beyond its bounding set?)"
+            ),
+            EXIT_NOT_EXECUTABLE,
+        ),
+        Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR => Error::Exec(
             format!("{program}: not executable (execvp: {errno}): check its mode and format"),
             EXIT_NOT_EXECUTABLE,
         ),

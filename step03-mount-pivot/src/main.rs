@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use step03_mount_pivot::chroot_escape;
 use step03_mount_pivot::cli::{self, Common, InspectArgs};
+use step03_mount_pivot::image_args::ImageArgs;
 use step03_mount_pivot::rootfs_cmd::{self, RootfsCommand};
 use step03_mount_pivot::uts::validate_hostname;
 
@@ -42,7 +43,7 @@ enum Command {
     },
 }
 
-/// `run`'s arguments: the shared flags plus what steps 1 to 3 add.
+/// `run`'s arguments: the shared flags, then each step's group.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Hostname inside the container's UTS namespace
@@ -53,14 +54,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_init: bool,
 
-    /// Root filesystem: a directory, or the NAME of an imported one
-    /// (default: a small rootfs built from the host on first use)
-    #[arg(long, value_name = "DIR|NAME")]
-    pub rootfs: Option<String>,
-
-    /// Keep images and state under DIR instead of /var/lib/isolab and /run/isolab
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub image: ImageArgs,
 
     #[command(flatten)]
     pub common: Common,

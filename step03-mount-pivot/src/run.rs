@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::isolab::explain::{self, Role};
 use crate::isolab::resolve::Root;
-use crate::isolab::state::State;
 use crate::isolab::sync::{self, Channel};
 use crate::isolab::{
     Result, clone, dev, exec, init, masked, mount, pivot, prctl, pseudofs, rootfs, signals, uts,
@@ -18,8 +17,8 @@ use crate::RunArgs;
 /// Runtime side. Returns the exit status for the shell.
 pub fn run(args: &RunArgs) -> Result<i32> {
     args.common.check()?;
-    let state = State::new(args.state_dir.as_deref());
-    let rootfs = rootfs::choose(args.rootfs.as_deref(), &state)?;
+    let state = args.image.state();
+    let rootfs = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
     let (mut runtime, child_end) = sync::channel()?;
     let mut child_end = Some(child_end);
 

@@ -52,14 +52,19 @@ impl Container {
         let id = new_id();
         let dir = state.lib.join("containers").join(&id);
         let run_dir = state.run.join(&id);
-        std::fs::create_dir_all(&run_dir)
-            .map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
+        // The state dir appears whole, pid file inside, or not at all: a
+        // sweep running at the same moment must never see it half made.
+        let tmp = state.run.join(format!(".{id}.tmp"));
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
         let me = std::process::id() as i32;
         std::fs::write(
-            run_dir.join("pid"),
+            tmp.join("pid"),
             format!("{me} {}\n", start_time(me).unwrap_or(0)),
         )
         .map_err(|e| Error::io("writing the runtime's pid file", e))?;
+        std::fs::rename(&tmp, &run_dir)
+            .map_err(|e| Error::io("writing the runtime's pid file", e))?;
         let layers = Layers::under(&dir);
         let container = Container {
             id,
@@ -126,6 +131,9 @@ pub fn sweep_stale(state: &State) -> Vec<String> {
     };
     for entry in entries.flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
+        if id.starts_with('.') {
+            continue; // being created right now
+        }
         let text = std::fs::read_to_string(entry.path().join("pid")).unwrap_or_default();
         let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
         let alive = match (fields.next().flatten(), fields.next().flatten()) {

@@ -6,5 +6,7 @@
 
 pub use step03_mount_pivot::*;
 
+pub mod cleanup;
 pub mod container;
+pub mod layer_args;
 pub mod overlay;

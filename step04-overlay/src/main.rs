@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use step04_overlay::cli::{self, Common, InspectArgs};
-use step04_overlay::container;
+use step04_overlay::image_args::ImageArgs;
+use step04_overlay::layer_args::LayerArgs;
 use step04_overlay::rootfs_cmd::{self, RootfsCommand};
-use step04_overlay::state::State;
 use step04_overlay::uts::validate_hostname;
 
 /// isolab step 4: step 3 with OverlayFS. The rootfs is a read-only image;
@@ -45,7 +45,7 @@ enum Command {
     },
 }
 
-/// `run`'s arguments: the shared flags plus what steps 1 to 3 add.
+/// `run`'s arguments: the shared flags, then each step's group.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Hostname inside the container's UTS namespace
@@ -56,19 +56,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_init: bool,
 
-    /// The image (overlay lowerdir): a directory, or the NAME of an
-    /// imported one (default: a small rootfs built from the host)
-    #[arg(long, value_name = "DIR|NAME")]
-    pub rootfs: Option<String>,
+    #[command(flatten)]
+    pub image: ImageArgs,
 
-    /// Keep images and state under DIR instead of /var/lib/isolab and /run/isolab
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-
-    /// Keep the container's upper layer (its writes) after it exits, and
-    /// print where it is
-    #[arg(long)]
-    pub keep: bool,
+    #[command(flatten)]
+    pub layers: LayerArgs,
 
     #[command(flatten)]
     pub common: Common,
@@ -80,19 +72,7 @@ fn main() {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => cli::inspect_command(args),
         Command::Rootfs(cmd) => rootfs_cmd::run(cmd),
-        Command::Cleanup { state_dir } => {
-            let removed = container::sweep_stale(&State::new(state_dir.as_deref()));
-            println!(
-                "removed {} stale container(s){}",
-                removed.len(),
-                if removed.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", removed.join(" "))
-                }
-            );
-            Ok(0)
-        }
+        Command::Cleanup { state_dir } => step04_overlay::cleanup::run(state_dir.as_deref()),
     };
     cli::exit("step04-overlay", result)
 }

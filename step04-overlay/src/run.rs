@@ -8,7 +8,6 @@ use crate::isolab::container::{self, Container};
 use crate::isolab::explain::{self, Role};
 use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
-use crate::isolab::state::State;
 use crate::isolab::sync::{self, Channel};
 use crate::isolab::{
     Result, clone, dev, exec, init, masked, mount, pivot, prctl, pseudofs, rootfs, signals, uts,
@@ -20,11 +19,11 @@ use crate::RunArgs;
 /// Runtime side. Returns the exit status for the shell.
 pub fn run(args: &RunArgs) -> Result<i32> {
     args.common.check()?;
-    let state = State::new(args.state_dir.as_deref());
+    let state = args.image.state();
     container::sweep_stale(&state); // what killed runtimes left behind
-    let image = rootfs::choose(args.rootfs.as_deref(), &state)?;
+    let image = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
     // Removed when `ctr` is dropped, at the end of this function.
-    let ctr = Container::create(&state, args.keep)?;
+    let ctr = Container::create(&state, args.layers.keep)?;
     let (mut runtime, child_end) = sync::channel()?;
     let mut child_end = Some(child_end);
 

@@ -9,4 +9,6 @@ pub use step04_overlay::*;
 
 pub mod cgroup;
 pub mod cgroupns;
+pub mod cleanup;
+pub mod limit_args;
 pub mod limits;

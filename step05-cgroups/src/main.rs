@@ -10,10 +10,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use step05_cgroups::cli::{self, Common, InspectArgs};
+use step05_cgroups::image_args::ImageArgs;
+use step05_cgroups::layer_args::LayerArgs;
+use step05_cgroups::limit_args::LimitArgs;
 use step05_cgroups::rootfs_cmd::{self, RootfsCommand};
-use step05_cgroups::state::State;
 use step05_cgroups::uts::validate_hostname;
-use step05_cgroups::{cgroup, container};
 
 /// isolab step 5: step 4 plus cgroups. The container runs in a cgroup of
 /// its own (v2, v1 or hybrid, detected), with docker-style limits, and in a
@@ -45,7 +46,7 @@ enum Command {
     },
 }
 
-/// `run`'s arguments: the shared flags plus what steps 1 to 3 add.
+/// `run`'s arguments: the shared flags, then each step's group.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Hostname inside the container's UTS namespace
@@ -56,55 +57,17 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_init: bool,
 
-    /// The image (overlay lowerdir): a directory, or the NAME of an
-    /// imported one (default: a small rootfs built from the host)
-    #[arg(long, value_name = "DIR|NAME")]
-    pub rootfs: Option<String>,
+    #[command(flatten)]
+    pub image: ImageArgs,
 
-    /// Keep images and state under DIR instead of /var/lib/isolab and /run/isolab
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub layers: LayerArgs,
 
-    /// Keep the container's upper layer (its writes) after it exits, and
-    /// print where it is
-    #[arg(long)]
-    pub keep: bool,
-
-    /// Memory limit (k, m or g suffix); swap is limited to the same
-    #[arg(long, value_name = "SIZE", allow_negative_numbers = true)]
-    pub memory: Option<String>,
-
-    /// Maximum number of processes and threads
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub pids_limit: Option<String>,
-
-    /// CPU bandwidth, in CPUs (0.5 = half of one CPU)
-    #[arg(long, value_name = "CPUS", allow_negative_numbers = true)]
-    pub cpus: Option<String>,
-
-    /// Relative CPU weight (2-262144, default 1024; cpu.weight on v2)
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub cpu_shares: Option<String>,
-
-    /// Print what the cgroup measured when the container ends
-    #[arg(long)]
-    pub stats: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 
     #[command(flatten)]
     pub common: Common,
-}
-
-impl RunArgs {
-    /// The limits asked for, parsed and checked (a bad value is exit 125).
-    pub fn limits(&self) -> step05_cgroups::Result<step05_cgroups::limits::Limits> {
-        step05_cgroups::limits::from_flags(
-            self.memory.as_deref(),
-            self.pids_limit.as_deref(),
-            self.cpus.as_deref(),
-            self.cpu_shares.as_deref(),
-            !self.no_init,
-        )
-    }
 }
 
 fn main() {
@@ -113,26 +76,7 @@ fn main() {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => cli::inspect_command(args),
         Command::Rootfs(cmd) => rootfs_cmd::run(cmd),
-        Command::Cleanup { state_dir } => {
-            let mut removed = container::sweep_stale(&State::new(state_dir.as_deref()));
-            if let Ok(layout) = cgroup::Layout::detect() {
-                removed.extend(
-                    cgroup::sweep_stale(&layout)
-                        .iter()
-                        .map(|p| p.display().to_string()),
-                );
-            }
-            println!(
-                "removed {} stale container(s){}",
-                removed.len(),
-                if removed.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", removed.join(" "))
-                }
-            );
-            Ok(0)
-        }
+        Command::Cleanup { state_dir } => step05_cgroups::cleanup::run(state_dir.as_deref()),
     };
     cli::exit("step05-cgroups", result)
 }

@@ -86,17 +86,40 @@ pub fn parse_names(values: &[String]) -> Result<BTreeSet<u32>> {
 
 // ANCHOR: plan
 /// docker's rule: start from the defaults, drop, then add (so
-/// `--cap-drop ALL --cap-add NET_BIND_SERVICE` keeps exactly that one).
+/// `--cap-drop ALL --cap-add NET_BIND_SERVICE` keeps exactly that one);
+/// `--cap-add ALL` starts from every capability instead, and then the drops
+/// win (`--cap-add ALL --cap-drop SYS_ADMIN` is all but one). Nothing
+/// outside the runtime's own bounding set can be granted: those are left
+/// out (a VM whose bounding set lacks CAP_SYS_RESOURCE, say).
 pub fn plan(add: &[String], drop: &[String], user_is_root: bool) -> Result<Plan> {
     let add = parse_names(add)?;
     let drop = parse_names(drop)?;
-    let mut keep: BTreeSet<u32> = DEFAULT.iter().filter_map(|n| from_name(n)).collect();
-    keep.retain(|c| !drop.contains(c));
-    keep.extend(add.iter().copied());
-    let ambient = if user_is_root { BTreeSet::new() } else { add };
+    let all: BTreeSet<u32> = (0..=cap_last_cap()).collect();
+    let mut keep: BTreeSet<u32> = if add == all {
+        all.difference(&drop).copied().collect()
+    } else {
+        let mut k: BTreeSet<u32> = DEFAULT.iter().filter_map(|n| from_name(n)).collect();
+        k.retain(|c| !drop.contains(c));
+        k.extend(add.iter().copied());
+        k
+    };
+    let ours = own_bounding();
+    keep.retain(|c| ours.contains(c));
+    let ambient = if user_is_root {
+        BTreeSet::new()
+    } else {
+        add.intersection(&keep).copied().collect()
+    };
     Ok(Plan { keep, ambient })
 }
+
 // ANCHOR_END: plan
+
+/// The runtime's own bounding set: the most a child can ever hold.
+fn own_bounding() -> BTreeSet<u32> {
+    let bnd = read_back().map(|sets| sets[3]).unwrap_or(u64::MAX);
+    (0..64).filter(|c| bnd & (1u64 << c) != 0).collect()
+}
 
 /// Short names, for narration and messages.
 pub fn names(set: &BTreeSet<u32>) -> String {
@@ -281,6 +304,13 @@ mod tests {
         assert_eq!(names(&p.keep), "NET_BIND_SERVICE");
         let p = plan(&[], &s(&["all"]), true).unwrap();
         assert!(p.keep.is_empty());
+        // docker: --cap-add ALL, then the drops win.
+        let p = plan(&s(&["ALL"]), &s(&["SYS_ADMIN"]), true).unwrap();
+        assert!(
+            !p.keep.contains(&21) && p.keep.contains(&12),
+            "{:?}",
+            p.keep
+        );
     }
 
     #[test]

@@ -11,4 +11,5 @@ pub use step05_cgroups::*;
 pub mod capabilities;
 pub mod capsh;
 pub mod no_new_privs;
+pub mod privilege_args;
 pub mod user;

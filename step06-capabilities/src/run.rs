@@ -10,7 +10,6 @@ use crate::isolab::container::{self, Container};
 use crate::isolab::explain::{self, Role};
 use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
-use crate::isolab::state::State;
 use crate::isolab::sync::{self, Channel};
 use crate::isolab::user::{self, User};
 use crate::isolab::{
@@ -24,16 +23,20 @@ use crate::RunArgs;
 /// Runtime side. Returns the exit status for the shell.
 pub fn run(args: &RunArgs) -> Result<i32> {
     args.common.check()?;
-    let state = State::new(args.state_dir.as_deref());
-    let limits = args.limits()?; // all checked before anything is created
-    let user = args.user.unwrap_or(User { uid: 0, gid: 0 });
-    let plan = capabilities::plan(&args.cap_add, &args.cap_drop, user.uid == 0)?;
+    let state = args.image.state();
+    let limits = args.limits.limits(!args.no_init)?; // all checked before anything is created
+    let user = args.privileges.user();
+    let plan = capabilities::plan(
+        &args.privileges.cap_add,
+        &args.privileges.cap_drop,
+        user.uid == 0,
+    )?;
     let layout = Layout::detect()?;
     container::sweep_stale(&state); // what killed runtimes left behind
     cgroup::sweep_stale(&layout);
-    let image = rootfs::choose(args.rootfs.as_deref(), &state)?;
+    let image = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
     // Removed when `ctr` is dropped, at the end of this function.
-    let ctr = Container::create(&state, args.keep)?;
+    let ctr = Container::create(&state, args.layers.keep)?;
     // Emptied and removed when dropped, before `ctr`.
     let cg = Cgroup::create(&layout, &ctr.id, &limits)?;
     let (mut runtime, child_end) = sync::channel()?;
@@ -72,7 +75,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     let status = signals::supervise(child, |_, _| {})?;
     let code = signals::exit_code(status);
-    limits::report(&cg.stats(), &limits, code, args.stats);
+    limits::report(&cg.stats(), &limits, code, args.limits.stats);
     Ok(code)
 }
 
@@ -115,7 +118,7 @@ fn child(
         prctl::set_pdeathsig()?; // a uid change cleared it: set it again
         capabilities::set_sets(plan, user.uid == 0)?;
         capabilities::verify(plan, user.uid == 0)?;
-        if !args.allow_new_privs {
+        if !args.privileges.allow_new_privs {
             no_new_privs::set()?;
         }
         // ANCHOR_END: privileges

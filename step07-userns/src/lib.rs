@@ -8,4 +8,5 @@
 pub use step06_capabilities::*;
 
 pub mod idmap;
+pub mod map_args;
 pub mod userns;

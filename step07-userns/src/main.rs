@@ -10,12 +10,13 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use step07_userns::cli::{self, Common, InspectArgs};
+use step07_userns::image_args::ImageArgs;
+use step07_userns::layer_args::LayerArgs;
+use step07_userns::limit_args::LimitArgs;
+use step07_userns::map_args::MapArgs;
+use step07_userns::privilege_args::PrivilegeArgs;
 use step07_userns::rootfs_cmd::{self, RootfsCommand};
-use step07_userns::state::State;
-use step07_userns::user::{self, User};
-use step07_userns::userns::{self, IdMap};
 use step07_userns::uts::validate_hostname;
-use step07_userns::{cgroup, container};
 
 /// isolab step 7: step 6 in a user namespace. Root in the container is an
 /// unprivileged uid on the host (1000000 by default), the image looks
@@ -53,7 +54,7 @@ enum Command {
     },
 }
 
-/// `run`'s arguments: the shared flags plus what steps 1 to 3 add.
+/// `run`'s arguments: the shared flags, then each step's group.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Hostname inside the container's UTS namespace
@@ -64,81 +65,23 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_init: bool,
 
-    /// The image (overlay lowerdir): a directory, or the NAME of an
-    /// imported one (default: a small rootfs built from the host)
-    #[arg(long, value_name = "DIR|NAME")]
-    pub rootfs: Option<String>,
+    #[command(flatten)]
+    pub image: ImageArgs,
 
-    /// Keep images and state under DIR instead of /var/lib/isolab and /run/isolab
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub layers: LayerArgs,
 
-    /// Keep the container's upper layer (its writes) after it exits, and
-    /// print where it is
-    #[arg(long)]
-    pub keep: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 
-    /// Memory limit (k, m or g suffix); swap is limited to the same
-    #[arg(long, value_name = "SIZE", allow_negative_numbers = true)]
-    pub memory: Option<String>,
+    #[command(flatten)]
+    pub privileges: PrivilegeArgs,
 
-    /// Maximum number of processes and threads
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub pids_limit: Option<String>,
-
-    /// CPU bandwidth, in CPUs (0.5 = half of one CPU)
-    #[arg(long, value_name = "CPUS", allow_negative_numbers = true)]
-    pub cpus: Option<String>,
-
-    /// Relative CPU weight (2-262144, default 1024; cpu.weight on v2)
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub cpu_shares: Option<String>,
-
-    /// Print what the cgroup measured when the container ends
-    #[arg(long)]
-    pub stats: bool,
-
-    /// Add capabilities to docker's default set (NET_ADMIN, cap_sys_admin, ALL)
-    #[arg(long, value_name = "CAP")]
-    pub cap_add: Vec<String>,
-
-    /// Remove capabilities from the default set (ALL removes every one)
-    #[arg(long, value_name = "CAP")]
-    pub cap_drop: Vec<String>,
-
-    /// Run the command as UID[:GID], with no supplementary groups
-    #[arg(long, value_name = "UID[:GID]", value_parser = user::parse)]
-    pub user: Option<User>,
-
-    /// Map container ids INSIDE..INSIDE+COUNT to host OUTSIDE.. (as root;
-    /// default: /etc/subuid's isolab entry, else 0:1000000:65536)
-    #[arg(long, value_name = "INSIDE:OUTSIDE:COUNT", value_parser = userns::parse_map)]
-    pub uid_map: Option<IdMap>,
-
-    /// The same for group ids (default: /etc/subgid, else 0:1000000:65536)
-    #[arg(long, value_name = "INSIDE:OUTSIDE:COUNT", value_parser = userns::parse_map)]
-    pub gid_map: Option<IdMap>,
-
-    /// Let set-uid programs and file capabilities raise privileges
-    /// (no_new_privs is on by default)
-    #[arg(long)]
-    pub allow_new_privs: bool,
+    #[command(flatten)]
+    pub maps: MapArgs,
 
     #[command(flatten)]
     pub common: Common,
-}
-
-impl RunArgs {
-    /// The limits asked for, parsed and checked (a bad value is exit 125).
-    pub fn limits(&self) -> step07_userns::Result<step07_userns::limits::Limits> {
-        step07_userns::limits::from_flags(
-            self.memory.as_deref(),
-            self.pids_limit.as_deref(),
-            self.cpus.as_deref(),
-            self.cpu_shares.as_deref(),
-            !self.no_init,
-        )
-    }
 }
 
 fn main() {
@@ -153,26 +96,7 @@ fn main() {
                 0
             })
         }
-        Command::Cleanup { state_dir } => {
-            let mut removed = container::sweep_stale(&State::new(state_dir.as_deref()));
-            if let Ok(layout) = cgroup::Layout::detect() {
-                removed.extend(
-                    cgroup::sweep_stale(&layout)
-                        .iter()
-                        .map(|p| p.display().to_string()),
-                );
-            }
-            println!(
-                "removed {} stale container(s){}",
-                removed.len(),
-                if removed.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", removed.join(" "))
-                }
-            );
-            Ok(0)
-        }
+        Command::Cleanup { state_dir } => step07_userns::cleanup::run(state_dir.as_deref()),
     };
     cli::exit("step07-userns", result)
 }
