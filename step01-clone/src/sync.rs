@@ -92,6 +92,7 @@ impl Channel {
         self.send("go")
     }
 
+    // ANCHOR: send_fd
     /// Runtime: hand an open file descriptor to the child (SCM_RIGHTS):
     /// the kernel installs a copy in the receiver's fd table. Step 7 sends
     /// an idmapped mount this way.
@@ -119,7 +120,9 @@ impl Channel {
         explain::syscall(&format!("sendmsg(SCM_RIGHTS, [{}])", raw[0]), 1);
         Ok(())
     }
+    // ANCHOR_END: send_fd
 
+    // ANCHOR: recv_fd
     /// Child: receive what [`Channel::send_fd`] sent: an fd, or `None`.
     pub fn recv_fd(&mut self) -> Result<Option<std::os::fd::OwnedFd>> {
         use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
@@ -148,6 +151,7 @@ impl Channel {
         }
         Ok(None)
     }
+    // ANCHOR_END: recv_fd
 
     /// Close this process's end. Other processes' copies stay open: this is
     /// close(2), not shutdown(2).

@@ -17,6 +17,7 @@ pub struct State {
 }
 
 impl State {
+    // ANCHOR: dirs
     /// The default dirs, or both under `dir` when given. A normal user
     /// (rootless, step 7) gets `~/.local/share/isolab` and
     /// `$XDG_RUNTIME_DIR/isolab` (or a per-user dir in /tmp).
@@ -45,6 +46,7 @@ impl State {
             run: run.join("isolab"),
         }
     }
+    // ANCHOR_END: dirs
 
     /// Where root filesystems ("images") live: `<lib>/rootfs/<name>`.
     pub fn images(&self) -> PathBuf {

@@ -53,8 +53,10 @@ pub fn mount_readonly(root: &Root, cgroup: &Cgroup) -> Result<()> {
             .unwrap_or_default();
         let target = root.open_target(&format!("/sys/fs/cgroup/{name}"), true)?;
         if in_userns {
-            // A v1 cgroupfs can only be mounted from the initial user
-            // namespace (step 7): bind our own cgroup's directory instead.
+            // In a user namespace (step 7) a v1 hierarchy can be mounted
+            // only with exactly its existing options, and never as a new
+            // one; binding our own cgroup's directory is simpler and shows
+            // the same subtree.
             mount::mount(&dir.to_string_lossy(), &target, "", MsFlags::MS_BIND, "")?;
             let again = root.open_target(&format!("/sys/fs/cgroup/{name}"), false)?;
             mount::remount_readonly(&again, safe_flags())?;

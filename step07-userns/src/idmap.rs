@@ -39,6 +39,7 @@ struct MountAttr {
     userns_fd: u64,
 }
 
+// ANCHOR: create
 /// Runtime side: a detached copy of `image`'s mount, idmapped with the user
 /// namespace of process `pid`.
 pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
@@ -106,7 +107,9 @@ pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
     );
     Ok(tree)
 }
+// ANCHOR_END: create
 
+// ANCHOR: attach
 /// Child side: attach the received tree at `target` (an empty directory).
 pub fn attach(tree: &OwnedFd, target: &Path) -> Result<()> {
     let to = CString::new(target.as_os_str().as_encoded_bytes())
@@ -143,3 +146,4 @@ pub fn attach(tree: &OwnedFd, target: &Path) -> Result<()> {
     );
     Ok(())
 }
+// ANCHOR_END: attach

@@ -29,12 +29,14 @@ pub struct IdMap {
     pub count: u32,
 }
 
+// ANCHOR: defaults
 /// The host range container root maps to when /etc/subuid has no `isolab`
 /// entry: 65536 ids from 1000000 (far above normal users; documented in
 /// the README).
 pub const DEFAULT_OUTSIDE: u32 = 1_000_000;
 /// How many ids a container gets: 0..65535, like a normal system.
 pub const DEFAULT_COUNT: u32 = 65_536;
+// ANCHOR_END: defaults
 
 /// `--uid-map C:H:N`.
 pub fn parse_map(text: &str) -> std::result::Result<IdMap, String> {
@@ -75,6 +77,7 @@ pub struct Maps {
     pub single: bool,
 }
 
+// ANCHOR: choose
 /// The maps for this run. As root: `--uid-map`/`--gid-map`, else the
 /// `isolab` entries of /etc/subuid and /etc/subgid, else the fixed range.
 /// As a normal user: the own uid as 0, plus the user's subuid range as
@@ -139,6 +142,7 @@ pub fn choose(uid_map: Option<IdMap>, gid_map: Option<IdMap>) -> Maps {
         },
     }
 }
+// ANCHOR_END: choose
 
 fn which(program: &str) -> bool {
     std::env::var_os("PATH")
@@ -152,6 +156,7 @@ fn text(maps: &[IdMap]) -> String {
         .collect()
 }
 
+// ANCHOR: write_maps
 /// Write the child's maps (runtime side, before sync 0).
 pub fn write_maps(pid: i32, maps: &Maps) -> Result<()> {
     let proc = format!("/proc/{pid}");
@@ -185,7 +190,9 @@ pub fn write_maps(pid: i32, maps: &Maps) -> Result<()> {
     write(&format!("{proc}/uid_map"), &text(&maps.uid))?;
     write(&format!("{proc}/gid_map"), &text(&maps.gid))
 }
+// ANCHOR_END: write_maps
 
+// ANCHOR: write_once
 fn write(path: &str, value: &str) -> Result<()> {
     // One write(2) each: the kernel accepts a map only once, whole.
     std::fs::write(path, value).map_err(|e| {
@@ -200,7 +207,9 @@ fn write(path: &str, value: &str) -> Result<()> {
     );
     Ok(())
 }
+// ANCHOR_END: write_once
 
+// ANCHOR: become_root
 /// Child, after sync 0: become root of the new namespace (uid and gid 0
 /// inside, the mapped ids outside), so files it creates get the mapped
 /// owner. Until now it ran with the runtime's ids, which the namespace
@@ -218,7 +227,9 @@ pub fn become_root(maps: &Maps) -> Result<()> {
     explain::syscall("setresuid(0, 0, 0) in the new user namespace", 0);
     Ok(())
 }
+// ANCHOR_END: become_root
 
+// ANCHOR: prepare_layers
 /// Runtime, before clone: give the container's layers to container root's
 /// host ids (as root; a normal user owns them already), and make the
 /// directory the idmapped image will be attached at. Returns that path.
@@ -241,7 +252,9 @@ pub fn prepare_layers(
     }
     Ok(lower)
 }
+// ANCHOR_END: prepare_layers
 
+// ANCHOR: idmapped_image
 /// Runtime: the idmapped image for the child, or `None` (said in one line)
 /// where idmapped mounts are not supported, or not needed (rootless: the
 /// user's own files already read as root's inside).
@@ -259,7 +272,9 @@ pub fn idmapped_image(image: &Path, pid: i32, maps: &Maps) -> Option<std::os::fd
         }
     }
 }
+// ANCHOR_END: idmapped_image
 
+// ANCHOR: why_clone_failed
 /// A clone(CLONE_NEWUSER) failure, explained: name the setting that
 /// disables user namespaces on this machine, and its fix.
 pub fn why_clone_failed(err: Error) -> Error {
@@ -292,6 +307,7 @@ pub fn why_clone_failed(err: Error) -> Error {
         hint: Some(hint),
     }
 }
+// ANCHOR_END: why_clone_failed
 
 #[cfg(test)]
 mod tests {

@@ -222,6 +222,46 @@ fn a_normal_user_runs_a_container_without_sudo() {
 }
 
 #[test]
+fn with_newuidmap_and_a_subuid_range_a_normal_user_maps_a_whole_range() {
+    require_root();
+    let user = Rootless::new("s7-subuid");
+    // The user's ranges, seen only in a mount namespace of this test (the
+    // machine's /etc/subuid stays as it is). newuidmap is set-uid root and
+    // reads them from there.
+    let ranges = user.dir.0.join("ranges");
+    std::fs::write(&ranges, "1000:200000:65536\n").unwrap();
+    let r = ranges.display();
+    let script = format!(
+        "unshare -m sh -c 'mount --bind {r} /etc/subuid && mount --bind {r} /etc/subgid && \
+         setpriv --reuid=1000 --regid=1000 --clear-groups \"$ISOLAB\" run -- sh -c \"cat /proc/self/uid_map; touch /f; chown 5:5 /f && stat -c %u:%g /f\"'"
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", user.dir.0.join("home"))
+        .env("XDG_RUNTIME_DIR", user.dir.0.join("home/run"))
+        .env("ISOLAB", user.dir.0.join("step07-userns"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        Command::new("newuidmap").arg("--help").output().is_ok(),
+        "newuidmap is not installed: install the uidmap package (.ci/run does)"
+    );
+    let lines: Vec<String> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        ["0 1000 1", "1 200000 65536", "5:5"],
+        "stdout {stdout:?} stderr {stderr:?}"
+    );
+}
+
+#[test]
 fn disabled_user_namespaces_are_named_with_their_fix() {
     require_root();
     let user = Rootless::new("s7-disabled");
