@@ -310,3 +310,67 @@ impl Drop for TempDir {
 pub fn host_mountinfo() -> String {
     std::fs::read_to_string("/proc/self/mountinfo").expect("reading /proc/self/mountinfo")
 }
+
+/// Start `bin run --inspect --format json -- sh -c 'echo up; sleep 30'` and
+/// check, while it runs, that exactly the namespace types in `new` are the
+/// container's own: from the inspector's JSON and, independently, from the
+/// host's /proc links of the container and of the test itself. Returns the
+/// running runtime (dropping it ends the container) and the JSON.
+pub fn check_namespaces(bin: &str, new: &[&str]) -> (Running, Value) {
+    let mut rt = Running::spawn(
+        bin,
+        &[
+            "run",
+            "--inspect",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo up; sleep 30",
+        ],
+    );
+    let json = rt.wait_for_json();
+    rt.wait_for_line("up");
+    let pid = json["container"]["pid"].as_i64().expect("container pid") as i32;
+    let kinds = json["namespaces"].as_object().expect("namespaces");
+    assert_eq!(kinds.len(), 8, "{json}");
+    for (kind, state) in kinds {
+        let is_new = new.contains(&kind.as_str());
+        assert_eq!(
+            state,
+            if is_new { "new" } else { "host" },
+            "namespace {kind}"
+        );
+        let from_json = json["container"]["namespaces"][kind]
+            .as_u64()
+            .expect("inode");
+        assert_eq!(
+            ns_inode(pid, kind),
+            from_json,
+            "{kind} inode, from the host's /proc"
+        );
+        let ours = ns_inode(std::process::id() as i32, kind);
+        assert_eq!(from_json != ours, is_new, "{kind} vs the test's own");
+    }
+    (rt, json)
+}
+
+/// Run `bin run -- CMD` for each case and check the exit status.
+pub fn check_exit_codes(bin: &str, cases: &[(&[&str], i32)]) {
+    for (cmd, want) in cases {
+        let mut args = vec!["run", "--"];
+        args.extend_from_slice(cmd);
+        let out = run(bin, &args);
+        assert_eq!(out.code, *want, "{cmd:?}: {out:?}");
+    }
+}
+
+/// SIGTERM to the runtime must reach the command: it traps it and exits 42.
+pub fn check_sigterm_reaches_the_command(bin: &str) {
+    let script = "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done";
+    let mut rt = Running::spawn(bin, &["run", "--", "sh", "-c", script]);
+    rt.wait_for_line("ready");
+    rt.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(rt.wait(), 42, "stderr: {}", rt.stderr());
+}

@@ -2,7 +2,10 @@
 //! Needs root (cargo's runner, .cargo/as-root, takes care of it).
 
 use nix::sys::signal::Signal;
-use step01_clone::testing::{Running, assert_one_line, host_hostname, ns_inode, require_root, run};
+use step01_clone::testing::{
+    Running, assert_one_line, check_exit_codes, check_namespaces,
+    check_sigterm_reaches_the_command, host_hostname, require_root, run,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_step01-clone");
 
@@ -27,53 +30,23 @@ fn default_hostname_is_step01() {
 #[test]
 fn only_uts_is_new_and_host_proc_agrees() {
     require_root();
-    let mut rt = Running::spawn(
-        BIN,
-        &[
-            "run",
-            "--inspect",
-            "--format",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "echo up; sleep 30",
-        ],
-    );
-    let json = rt.wait_for_json();
-    rt.wait_for_line("up");
-    let pid = json["container"]["pid"].as_i64().unwrap() as i32;
-    for (kind, state) in json["namespaces"].as_object().unwrap() {
-        let want = if kind == "uts" { "new" } else { "host" };
-        assert_eq!(state, want, "namespace {kind}");
-        // Cross-check from the host's /proc, while the command runs.
-        let from_json = json["container"]["namespaces"][kind].as_u64().unwrap();
-        assert_eq!(ns_inode(pid, kind), from_json, "{kind} inode");
-        let ours = ns_inode(std::process::id() as i32, kind);
-        assert_eq!(from_json != ours, kind == "uts", "{kind} vs the test's own");
-    }
-    assert_eq!(json["namespaces"].as_object().unwrap().len(), 8);
+    let (_rt, json) = check_namespaces(BIN, &["uts"]);
     assert_eq!(json["differs"], serde_json::json!(["ns.uts"]));
-    rt.signal(Signal::SIGKILL);
-    rt.wait();
 }
 
 #[test]
 fn exit_codes_propagate() {
     require_root();
-    let cases: [(&[&str], i32); 5] = [
-        (&["true"], 0),
-        (&["sh", "-c", "exit 3"], 3),
-        (&["/no/such/command"], 127),
-        (&["/etc"], 126),
-        (&["sh", "-c", "kill -KILL $$"], 137),
-    ];
-    for (cmd, want) in cases {
-        let mut args = vec!["run", "--"];
-        args.extend_from_slice(cmd);
-        let out = run(BIN, &args);
-        assert_eq!(out.code, want, "{cmd:?}: {out:?}");
-    }
+    check_exit_codes(
+        BIN,
+        &[
+            (&["true"], 0),
+            (&["sh", "-c", "exit 3"], 3),
+            (&["/no/such/command"], 127),
+            (&["/etc"], 126),
+            (&["sh", "-c", "kill -KILL $$"], 137),
+        ],
+    );
 }
 
 #[test]
@@ -90,19 +63,7 @@ fn exec_failures_say_why_in_one_line() {
 #[test]
 fn sigterm_to_the_runtime_reaches_the_command() {
     require_root();
-    let mut rt = Running::spawn(
-        BIN,
-        &[
-            "run",
-            "--",
-            "sh",
-            "-c",
-            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
-        ],
-    );
-    rt.wait_for_line("ready");
-    rt.signal(Signal::SIGTERM);
-    assert_eq!(rt.wait(), 42, "stderr: {}", rt.stderr());
+    check_sigterm_reaches_the_command(BIN);
 }
 
 #[test]

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use step02_pid_ns::testing::{Running, ns_inode, processes_in_pid_ns, require_root, run};
+use step02_pid_ns::testing::{
+    Running, check_exit_codes, check_namespaces, check_sigterm_reaches_the_command,
+    processes_in_pid_ns, require_root, run,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_step02-pid-ns");
 
@@ -20,44 +23,14 @@ fn the_command_is_pid_2_under_init_and_pid_1_without() {
 #[test]
 fn uts_and_pid_are_new_nspid_has_two_levels() {
     require_root();
-    let mut rt = Running::spawn(
-        BIN,
-        &[
-            "run",
-            "--inspect",
-            "--format",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "echo up; sleep 30",
-        ],
-    );
-    let json = rt.wait_for_json();
-    rt.wait_for_line("up");
+    let (_rt, json) = check_namespaces(BIN, &["uts", "pid"]);
     let init = json["container"]["pid"].as_i64().unwrap() as i32;
-    for (kind, state) in json["namespaces"].as_object().unwrap() {
-        let want = if kind == "uts" || kind == "pid" {
-            "new"
-        } else {
-            "host"
-        };
-        assert_eq!(state, want, "namespace {kind}");
-        let from_json = json["container"]["namespaces"][kind].as_u64().unwrap();
-        assert_eq!(
-            ns_inode(init, kind),
-            from_json,
-            "{kind} inode, from the host's /proc"
-        );
-    }
     assert_eq!(json["container"]["nspid"], serde_json::json!([init, 1]));
     // From the host's /proc: the init's NSpid line has two entries.
     let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
     let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
     assert_eq!(nspid.split_whitespace().count(), 3, "{nspid}");
     assert!(nspid.trim_end().ends_with("\t1"), "{nspid}");
-    rt.signal(Signal::SIGKILL);
-    rt.wait();
 }
 
 #[test]
@@ -123,36 +96,21 @@ fn without_init_the_orphan_stays_a_zombie() {
 #[test]
 fn sigterm_to_the_runtime_reaches_the_command_through_init() {
     require_root();
-    let mut rt = Running::spawn(
-        BIN,
-        &[
-            "run",
-            "--",
-            "sh",
-            "-c",
-            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
-        ],
-    );
-    rt.wait_for_line("ready");
-    rt.signal(Signal::SIGTERM);
-    assert_eq!(rt.wait(), 42, "stderr: {}", rt.stderr());
+    check_sigterm_reaches_the_command(BIN);
 }
 
 #[test]
 fn exit_codes_propagate_through_init() {
     require_root();
-    let cases: [(&[&str], i32); 4] = [
-        (&["true"], 0),
-        (&["sh", "-c", "exit 3"], 3),
-        (&["/no/such/command"], 127),
-        (&["sh", "-c", "kill -KILL $$"], 137),
-    ];
-    for (cmd, want) in cases {
-        let mut args = vec!["run", "--"];
-        args.extend_from_slice(cmd);
-        let out = run(BIN, &args);
-        assert_eq!(out.code, want, "{cmd:?}: {out:?}");
-    }
+    check_exit_codes(
+        BIN,
+        &[
+            (&["true"], 0),
+            (&["sh", "-c", "exit 3"], 3),
+            (&["/no/such/command"], 127),
+            (&["sh", "-c", "kill -KILL $$"], 137),
+        ],
+    );
 }
 
 #[test]
