@@ -162,7 +162,8 @@ pub fn rows(c: &Snapshot, h: &Snapshot) -> Vec<Row> {
     rows
 }
 
-/// Width of each value column before wrapping.
+/// Width of each value column before wrapping (the container's column
+/// grows to fit its longest word).
 const VALUE_WIDTH: usize = 38;
 
 /// Split a value into lines no wider than `width`, at spaces where it can.
@@ -190,10 +191,19 @@ fn wrap(value: &str, width: usize) -> Vec<String> {
 pub fn table(cmp: &Comparison, color: bool) -> String {
     let rows = rows(&cmp.container, &cmp.host);
     let label_w = rows.iter().map(|r| r.label.len()).max().unwrap_or(0);
+    // Wide enough for the longest word on the container's side (a cgroup
+    // path), so the host column stays aligned.
+    let width = rows
+        .iter()
+        .flat_map(|r| r.container.split(['\n', ' ']))
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+        .max(VALUE_WIDTH);
     let mut out = String::new();
     let head_c = format!("container (PID {})", cmp.container.pid);
     let head_h = format!("host (PID {})", cmp.host.pid);
-    let header = format!("  {:label_w$}  {head_c:VALUE_WIDTH$}  {head_h}", "");
+    let header = format!("  {:label_w$}  {head_c:width$}  {head_h}", "");
     out.push_str(&if color {
         header.bold().to_string()
     } else {
@@ -201,14 +211,14 @@ pub fn table(cmp: &Comparison, color: bool) -> String {
     });
     out.push('\n');
     for r in &rows {
-        let left = wrap(&r.container, VALUE_WIDTH);
+        let left = wrap(&r.container, width);
         let right = wrap(&r.host, VALUE_WIDTH);
         for i in 0..left.len().max(right.len()) {
             let mark = if r.differs && i == 0 { "*" } else { " " };
             let label = if i == 0 { r.label.as_str() } else { "" };
             let l = left.get(i).map(String::as_str).unwrap_or("");
             let rt = right.get(i).map(String::as_str).unwrap_or("");
-            let line = format!("{mark} {label:label_w$}  {l:VALUE_WIDTH$}  {rt}");
+            let line = format!("{mark} {label:label_w$}  {l:width$}  {rt}");
             let line = line.trim_end().to_string();
             if color && r.differs {
                 out.push_str(&line.yellow().bold().to_string());
