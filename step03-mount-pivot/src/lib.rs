@@ -19,3 +19,4 @@ pub mod resolve;
 pub mod rootfs;
 pub mod rootfs_cmd;
 pub mod state;
+pub mod tools;

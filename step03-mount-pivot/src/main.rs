@@ -6,13 +6,10 @@ mod run;
 /// steps' run.rs shows only what the step changed.
 use step03_mount_pivot as isolab;
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
-use step03_mount_pivot::chroot_escape;
-use step03_mount_pivot::cli::{self, Common, InspectArgs};
+use step03_mount_pivot::cli::{self, Common};
 use step03_mount_pivot::image_args::ImageArgs;
-use step03_mount_pivot::rootfs_cmd::{self, RootfsCommand};
+use step03_mount_pivot::tools::Tools;
 use step03_mount_pivot::uts::validate_hostname;
 
 /// isolab step 3: step 2 plus a mount namespace. The container gets its
@@ -31,16 +28,8 @@ enum Command {
     /// Run CMD in new UTS, PID and mount namespaces, in a root filesystem
     #[command(after_help = "Example: sudo step03-mount-pivot run -- /bin/sh -c 'ps; ls /'")]
     Run(RunArgs),
-    /// Show a process next to another (default: PID 1), marking differences
-    Inspect(InspectArgs),
-    /// Manage root filesystems ("images")
-    #[command(subcommand)]
-    Rootfs(RootfsCommand),
-    /// Demo for the book: chroot into DIR, then try the classic chroot escape
-    ChrootEscape {
-        /// The directory to jail this process in
-        dir: PathBuf,
-    },
+    #[command(flatten)]
+    Tools(Tools),
 }
 
 /// `run`'s arguments: the shared flags, then each step's group.
@@ -65,9 +54,7 @@ fn main() {
     let cli: Cli = cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
-        Command::Inspect(args) => cli::inspect_command(args),
-        Command::Rootfs(cmd) => rootfs_cmd::run(cmd),
-        Command::ChrootEscape { dir } => chroot_escape::attempt(dir).map(|_| 0),
+        Command::Tools(tools) => tools.run(),
     };
     cli::exit("step03-mount-pivot", result)
 }

@@ -10,3 +10,4 @@ pub mod cleanup;
 pub mod container;
 pub mod layer_args;
 pub mod overlay;
+pub mod tools;

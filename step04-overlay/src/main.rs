@@ -6,13 +6,11 @@ mod run;
 /// steps' run.rs shows only what the step changed.
 use step04_overlay as isolab;
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
-use step04_overlay::cli::{self, Common, InspectArgs};
+use step04_overlay::cli::{self, Common};
 use step04_overlay::image_args::ImageArgs;
 use step04_overlay::layer_args::LayerArgs;
-use step04_overlay::rootfs_cmd::{self, RootfsCommand};
+use step04_overlay::tools::Tools;
 use step04_overlay::uts::validate_hostname;
 
 /// isolab step 4: step 3 with OverlayFS. The rootfs is a read-only image;
@@ -32,17 +30,8 @@ enum Command {
         after_help = "Example: sudo step04-overlay run --keep -- /bin/sh -c 'echo hi > /file'"
     )]
     Run(RunArgs),
-    /// Show a process next to another (default: PID 1), marking differences
-    Inspect(InspectArgs),
-    /// Manage root filesystems ("images")
-    #[command(subcommand)]
-    Rootfs(RootfsCommand),
-    /// Remove layers and state left by runtimes that were killed
-    Cleanup {
-        /// Keep images and state under DIR instead of /var/lib/isolab and /run/isolab
-        #[arg(long, value_name = "DIR")]
-        state_dir: Option<PathBuf>,
-    },
+    #[command(flatten)]
+    Tools(Tools),
 }
 
 /// `run`'s arguments: the shared flags, then each step's group.
@@ -70,9 +59,7 @@ fn main() {
     let cli: Cli = cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
-        Command::Inspect(args) => cli::inspect_command(args),
-        Command::Rootfs(cmd) => rootfs_cmd::run(cmd),
-        Command::Cleanup { state_dir } => step04_overlay::cleanup::run(state_dir.as_deref()),
+        Command::Tools(tools) => tools.run(),
     };
     cli::exit("step04-overlay", result)
 }

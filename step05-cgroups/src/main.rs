@@ -6,14 +6,12 @@ mod run;
 /// steps' run.rs shows only what the step changed.
 use step05_cgroups as isolab;
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
-use step05_cgroups::cli::{self, Common, InspectArgs};
+use step05_cgroups::cli::{self, Common};
 use step05_cgroups::image_args::ImageArgs;
 use step05_cgroups::layer_args::LayerArgs;
 use step05_cgroups::limit_args::LimitArgs;
-use step05_cgroups::rootfs_cmd::{self, RootfsCommand};
+use step05_cgroups::tools::Tools;
 use step05_cgroups::uts::validate_hostname;
 
 /// isolab step 5: step 4 plus cgroups. The container runs in a cgroup of
@@ -33,17 +31,8 @@ enum Command {
         after_help = "Example: sudo step05-cgroups run --memory 32m --pids-limit 20 --stats -- /bin/sh"
     )]
     Run(Box<RunArgs>),
-    /// Show a process next to another (default: PID 1), marking differences
-    Inspect(InspectArgs),
-    /// Manage root filesystems ("images")
-    #[command(subcommand)]
-    Rootfs(RootfsCommand),
-    /// Remove layers, state and cgroups left by runtimes that were killed
-    Cleanup {
-        /// Keep images and state under DIR instead of /var/lib/isolab and /run/isolab
-        #[arg(long, value_name = "DIR")]
-        state_dir: Option<PathBuf>,
-    },
+    #[command(flatten)]
+    Tools(Tools),
 }
 
 /// `run`'s arguments: the shared flags, then each step's group.
@@ -74,9 +63,11 @@ fn main() {
     let cli: Cli = cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
-        Command::Inspect(args) => cli::inspect_command(args),
-        Command::Rootfs(cmd) => rootfs_cmd::run(cmd),
-        Command::Cleanup { state_dir } => step05_cgroups::cleanup::run(state_dir.as_deref()),
+        // Step 5's cleanup also sweeps cgroups.
+        Command::Tools(Tools::Cleanup { state_dir }) => {
+            step05_cgroups::cleanup::run(state_dir.as_deref())
+        }
+        Command::Tools(tools) => tools.run(),
     };
     cli::exit("step05-cgroups", result)
 }

@@ -12,4 +12,5 @@ pub mod capabilities;
 pub mod capsh;
 pub mod no_new_privs;
 pub mod privilege_args;
+pub mod tools;
 pub mod user;

@@ -6,15 +6,13 @@ mod run;
 /// steps' run.rs shows only what the step changed.
 use step06_capabilities as isolab;
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
-use step06_capabilities::cli::{self, Common, InspectArgs};
+use step06_capabilities::cli::{self, Common};
 use step06_capabilities::image_args::ImageArgs;
 use step06_capabilities::layer_args::LayerArgs;
 use step06_capabilities::limit_args::LimitArgs;
 use step06_capabilities::privilege_args::PrivilegeArgs;
-use step06_capabilities::rootfs_cmd::{self, RootfsCommand};
+use step06_capabilities::tools::Tools;
 use step06_capabilities::uts::validate_hostname;
 
 /// isolab step 6: step 5 plus capabilities. Root in the container keeps
@@ -34,22 +32,8 @@ enum Command {
         after_help = "Example: sudo step06-capabilities run --cap-drop ALL --cap-add NET_BIND_SERVICE --user 1000 -- /bin/sh"
     )]
     Run(Box<RunArgs>),
-    /// Show a process next to another (default: PID 1), marking differences
-    Inspect(InspectArgs),
-    /// Manage root filesystems ("images")
-    #[command(subcommand)]
-    Rootfs(RootfsCommand),
-    /// Print a process's capabilities the way `capsh --print` does
-    Caps {
-        /// The process (default: this one)
-        pid: Option<i32>,
-    },
-    /// Remove layers, state and cgroups left by runtimes that were killed
-    Cleanup {
-        /// Keep images and state under DIR instead of /var/lib/isolab and /run/isolab
-        #[arg(long, value_name = "DIR")]
-        state_dir: Option<PathBuf>,
-    },
+    #[command(flatten)]
+    Tools(Tools),
 }
 
 /// `run`'s arguments: the shared flags, then each step's group.
@@ -83,16 +67,7 @@ fn main() {
     let cli: Cli = cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
-        Command::Inspect(args) => cli::inspect_command(args),
-        Command::Rootfs(cmd) => rootfs_cmd::run(cmd),
-        Command::Caps { pid } => step06_capabilities::capsh::report(
-            pid.unwrap_or(std::process::id() as i32),
-        )
-        .map(|text| {
-            print!("{text}");
-            0
-        }),
-        Command::Cleanup { state_dir } => step06_capabilities::cleanup::run(state_dir.as_deref()),
+        Command::Tools(tools) => tools.run(),
     };
     cli::exit("step06-capabilities", result)
 }

@@ -6,16 +6,14 @@ mod run;
 /// steps' run.rs shows only what the step changed.
 use step07_userns as isolab;
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
-use step07_userns::cli::{self, Common, InspectArgs};
+use step07_userns::cli::{self, Common};
 use step07_userns::image_args::ImageArgs;
 use step07_userns::layer_args::LayerArgs;
 use step07_userns::limit_args::LimitArgs;
 use step07_userns::map_args::MapArgs;
 use step07_userns::privilege_args::PrivilegeArgs;
-use step07_userns::rootfs_cmd::{self, RootfsCommand};
+use step07_userns::tools::Tools;
 use step07_userns::uts::validate_hostname;
 
 /// isolab step 7: step 6 in a user namespace. Root in the container is an
@@ -36,22 +34,8 @@ enum Command {
         after_help = "Example: step07-userns run -- id   (as root, or as a normal user: rootless)"
     )]
     Run(Box<RunArgs>),
-    /// Show a process next to another (default: PID 1), marking differences
-    Inspect(InspectArgs),
-    /// Manage root filesystems ("images")
-    #[command(subcommand)]
-    Rootfs(RootfsCommand),
-    /// Print a process's capabilities the way `capsh --print` does
-    Caps {
-        /// The process (default: this one)
-        pid: Option<i32>,
-    },
-    /// Remove layers, state and cgroups left by runtimes that were killed
-    Cleanup {
-        /// Keep images and state under DIR instead of /var/lib/isolab and /run/isolab
-        #[arg(long, value_name = "DIR")]
-        state_dir: Option<PathBuf>,
-    },
+    #[command(flatten)]
+    Tools(Tools),
 }
 
 /// `run`'s arguments: the shared flags, then each step's group.
@@ -88,15 +72,7 @@ fn main() {
     let cli: Cli = cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
-        Command::Inspect(args) => cli::inspect_command(args),
-        Command::Rootfs(cmd) => rootfs_cmd::run(cmd),
-        Command::Caps { pid } => {
-            step07_userns::capsh::report(pid.unwrap_or(std::process::id() as i32)).map(|text| {
-                print!("{text}");
-                0
-            })
-        }
-        Command::Cleanup { state_dir } => step07_userns::cleanup::run(state_dir.as_deref()),
+        Command::Tools(tools) => tools.run(),
     };
     cli::exit("step07-userns", result)
 }
