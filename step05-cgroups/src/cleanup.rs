@@ -18,5 +18,5 @@ pub fn run(state_dir: Option<&Path>) -> Result<i32> {
                 .map(|p| p.display().to_string()),
         );
     }
-    step04_overlay::cleanup::report(removed)
+    step04_overlay::cleanup::report(removed, "container(s) and cgroup(s)")
 }
