@@ -1,4 +1,5 @@
-//! prctl(2) settings every child makes: a name, and death with its parent.
+//! prctl(2) settings every child makes: a name, death with its parent, and
+//! (from step 2, whose init never execs) no core dumps and no ptrace.
 
 use std::ffi::CString;
 
@@ -29,3 +30,18 @@ pub fn set_pdeathsig() -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: prctl
+
+// ANCHOR: dumpable
+/// Make this task non-dumpable: no core dump, and /proc/PID/fd, /proc/PID/mem
+/// and ptrace(2) then need CAP_SYS_PTRACE over its user namespace. The
+/// init (step 2 on) is a copy of the runtime that never execs, so without
+/// this anything in the container may look through its /proc entries at
+/// what it inherited. execve(2) makes the command dumpable again, as it
+/// should be (runc does the same for its init).
+pub fn set_dumpable(on: bool) -> Result<()> {
+    let call = format!("prctl(PR_SET_DUMPABLE, {})", on as u8);
+    nix::sys::prctl::set_dumpable(on).or_syscall(|| call.clone())?;
+    explain::syscall(&call, 0);
+    Ok(())
+}
+// ANCHOR_END: dumpable

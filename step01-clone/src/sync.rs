@@ -153,6 +153,13 @@ impl Channel {
     }
     // ANCHOR_END: recv_fd
 
+    /// The fd number of this end, for code that must keep it open while
+    /// closing everything else (step 2's init).
+    pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.0.as_ref().map(|s| s.as_raw_fd())
+    }
+
     /// Close this process's end. Other processes' copies stay open: this is
     /// close(2), not shutdown(2).
     pub fn close(&mut self) {

@@ -66,6 +66,18 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    // The runtime is gone; its output must close soon after. A container
+    // process it left behind would hold the pipes open for ever (and a
+    // `$(...)` around the command would never return).
+    let closed = std::time::Instant::now();
+    while !(out.is_finished() && err.is_finished()) {
+        if closed.elapsed() > Duration::from_secs(10) {
+            panic!(
+                "{bin} {args:?} exited, but a process it started still holds its stdout or stderr"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     Output {
         code: exit_code(status),
         stdout: out.join().unwrap_or_default(),
@@ -373,4 +385,59 @@ pub fn check_sigterm_reaches_the_command(bin: &str) {
     rt.wait_for_line("ready");
     rt.signal(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(rt.wait(), 42, "stderr: {}", rt.stderr());
+}
+
+/// The fd number [`check_init_keeps_no_runtime_fds`] plants in the runtime.
+/// (One digit, so a POSIX shell can plant it too: `exec 9<dir`.)
+pub const PLANTED_FD: i32 = 9;
+
+/// The attack of runc's CVE-2024-21626 class: the runtime holds a host
+/// directory open (fd [`PLANTED_FD`], inherited from its caller, as a
+/// runtime inherits whatever its engine leaves open) and the container looks
+/// for it through /proc/1/fd, then walks out of it. The script also follows
+/// PID 1's fd 0 and prints FD0-FOLLOWS or FD0-BLOCKED: a non-dumpable init
+/// refuses that to a container without CAP_SYS_PTRACE. `args` go after `run`.
+/// Passes when the secret stays out of reach; returns the run's output.
+pub fn check_init_keeps_no_runtime_fds(bin: &str, args: &[&str]) -> Output {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let secret = TempDir::new("planted-fd");
+    std::fs::write(secret.0.join("marker"), "HOST-SECRET\n").unwrap();
+    let dir = std::fs::File::open(&secret.0).unwrap();
+    let raw = dir.as_raw_fd();
+    let script = format!(
+        "ls /proc/1/fd; test -e /proc/1/fd/0 && echo FD0-FOLLOWS || echo FD0-BLOCKED; cat /proc/1/fd/{PLANTED_FD}/marker /proc/1/fd/{PLANTED_FD}/../../etc/hostname"
+    );
+    let mut full = vec!["run"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["--", "sh", "-c", &script]);
+    let mut cmd = Command::new(bin);
+    cmd.args(&full).env("NO_COLOR", "1").stdin(Stdio::null());
+    // SAFETY: dup2 is async-signal-safe; it runs in the forked child only.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, PLANTED_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("spawning the runtime");
+    drop(dir);
+    let out = Output {
+        code: exit_code(out.status),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !out.stdout.contains("HOST-SECRET"),
+        "the container read a host file through the runtime's fd: {out:?}"
+    );
+    assert!(
+        !out.stdout
+            .lines()
+            .any(|l| l.trim() == PLANTED_FD.to_string()),
+        "PID 1 still holds the runtime's fd {PLANTED_FD}: {out:?}"
+    );
+    out
 }

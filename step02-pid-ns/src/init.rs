@@ -19,12 +19,56 @@
 //! It blocks the signals it forwards and takes them with sigwait, and a
 //! blocked signal is never dropped, so the PID-1 protection doesn't apply.
 
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
 use nix::unistd::{ForkResult, fork};
 
 use crate::error::{Error, Result};
 use crate::explain::{self, Role};
 use crate::sync::Channel;
 use crate::{exec, signals};
+
+// ANCHOR: close_inherited
+/// Close every file descriptor the child inherited from the runtime, except
+/// stdio, its own end of the sync channel and `keep`.
+///
+/// clone(2) copies the runtime's whole fd table, and this process never
+/// execs, so close-on-exec never fires for it: every directory, socket or
+/// file the runtime had open stays open in PID 1, reachable from inside as
+/// /proc/1/fd/N, and a directory fd leads out of any root with `..` (the
+/// class of runc's CVE-2024-21626). It also holds the runtime's end of the
+/// sync channel, so without this the child would never see EOF when the
+/// runtime dies before sync 0, and would wait forever.
+pub fn close_inherited_fds(chan: &Channel, keep: &[RawFd]) -> Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().chain(chan.raw_fd()).collect();
+    keep.sort_unstable();
+    let mut from: u32 = 3;
+    for fd in keep.into_iter().filter(|&fd| fd >= 3) {
+        if (fd as u32) > from {
+            close_range(from, fd as u32 - 1)?;
+        }
+        from = fd as u32 + 1;
+    }
+    close_range(from, u32::MAX)
+}
+// ANCHOR_END: close_inherited
+
+fn close_range(first: u32, last: u32) -> Result<()> {
+    // SAFETY: close_range closes fds of this process only; no Rust object
+    // we still use owns one of them (the channel's fd is skipped).
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    let shown = if last == u32::MAX {
+        format!("close_range({first}, ~0U, 0)")
+    } else {
+        format!("close_range({first}, {last}, 0)")
+    };
+    if rc != 0 {
+        return Err(Error::syscall(shown, Errno::last()));
+    }
+    explain::syscall(&shown, 0);
+    Ok(())
+}
 
 /// Run `command` as PID 1's child and supervise it until it exits. Returns
 /// the exit status for the runtime (128+N if the command died of signal N).

@@ -44,8 +44,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 fn child(args: &RunArgs, chan: &mut Option<Channel>) -> isize {
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
+        init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open
         chan.wait_parent()?; // sync 0
         prctl::set_pdeathsig()?;
+        prctl::set_dumpable(false)?; // after sync 0: the runtime is done with our /proc
         prctl::set_name("step02-init")?;
         uts::sethostname(&args.hostname)?;
         chan.ready()?; // sync 1

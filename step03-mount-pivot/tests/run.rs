@@ -5,7 +5,8 @@ use std::path::Path;
 
 use nix::sys::signal::Signal;
 use step03_mount_pivot::testing::{
-    Running, TempDir, assert_one_line, host_mountinfo, require_root, run,
+    Running, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, host_mountinfo,
+    require_root, run,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step03-mount-pivot");
@@ -354,4 +355,17 @@ fn import_refuses_entries_that_leave_the_target() {
     assert!(!state.0.join("rootfs/escaped-dotdot").exists());
     assert!(!Path::new("/tmp/escaped-absolute").exists());
     assert!(!image.join("etc/out").exists());
+}
+
+#[test]
+fn pid_1_keeps_none_of_the_runtimes_fds() {
+    require_root();
+    let state = TempDir::new("s3-fds");
+    let out = check_init_keeps_no_runtime_fds(BIN, &["--state-dir", state.arg()]);
+    // Root here still has CAP_SYS_PTRACE, so it may list PID 1's fds: the
+    // list must hold nothing of the runtime's (checked above), stdio only.
+    assert!(
+        out.stdout.lines().any(|l| l.trim() == "0") && out.stdout.contains("FD0-FOLLOWS"),
+        "ls /proc/1/fd ran: {out:?}"
+    );
 }

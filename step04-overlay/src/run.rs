@@ -54,8 +54,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 fn child(args: &RunArgs, image: &Path, layers: &Layers, chan: &mut Option<Channel>) -> isize {
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
+        init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open
         chan.wait_parent()?; // sync 0
         prctl::set_pdeathsig()?;
+        prctl::set_dumpable(false)?; // after sync 0: the runtime is done with our /proc
         prctl::set_name("step04-init")?;
         // ANCHOR: filesystem
         mount::make_rprivate()?; // before any mount: nothing propagates to the host

@@ -91,8 +91,10 @@ fn child(
 ) -> isize {
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
+        init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open
         chan.wait_parent()?; // sync 0: we are in our cgroup
         prctl::set_pdeathsig()?;
+        prctl::set_dumpable(false)?; // after sync 0: the runtime is done with our /proc
         prctl::set_name("step06-init")?;
         cgroupns::unshare()?; // so its root is our cgroup
         // ANCHOR: filesystem

@@ -1,7 +1,9 @@
 //! step06-capabilities on the real kernel: what root inside may still do,
 //! read back from the container's own /proc/self/status.
 
-use step06_capabilities::testing::{Output, TempDir, assert_one_line, require_root, run};
+use step06_capabilities::testing::{
+    Output, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, require_root, run,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_step06-capabilities");
 const DOCKER_DEFAULT: &str = "00000000a80425fb";
@@ -216,4 +218,14 @@ fn caps_prints_what_capsh_prints() {
         "ours:\n{ours}\ncapsh:\n{capsh}"
     );
     assert_eq!(line(&ours, "Ambient set ="), line(&capsh, "Ambient set ="));
+}
+
+#[test]
+fn pid_1_is_closed_to_the_container() {
+    require_root();
+    let state = TempDir::new("s6-fds");
+    let out = check_init_keeps_no_runtime_fds(BIN, &["--state-dir", state.arg()]);
+    // The init is non-dumpable and CAP_SYS_PTRACE is gone: root inside may
+    // list its fd numbers (the directory is root's) but not follow them.
+    assert!(out.stdout.contains("FD0-BLOCKED"), "{out:?}");
 }

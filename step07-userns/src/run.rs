@@ -108,10 +108,12 @@ fn child(
 ) -> isize {
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
+        init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open
         let tree = chan.recv_fd()?; // the idmapped image, if any
         chan.wait_parent()?; // sync 0: our maps are written, we are in our cgroup
         userns::become_root(maps)?; // uid 0 inside, the mapped uid outside
         prctl::set_pdeathsig()?;
+        prctl::set_dumpable(false)?; // after sync 0: the runtime is done with our /proc
         prctl::set_name("step07-init")?;
         cgroupns::unshare()?; // so its root is our cgroup
         // ANCHOR: filesystem

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use step07_userns::testing::{
-    Output, TempDir, assert_one_line, exit_code, first_json, require_root, run,
+    Output, PLANTED_FD, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, exit_code,
+    first_json, require_root, run,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step07-userns");
@@ -279,4 +280,34 @@ fn disabled_user_namespaces_are_named_with_their_fix() {
         err[0].contains("user.max_user_namespaces = 0") && err[0].contains("sysctl"),
         "{out:?}"
     );
+}
+
+#[test]
+fn pid_1_is_closed_to_the_container_as_root_and_rootless() {
+    require_root();
+    let state = TempDir::new("s7-fds");
+    let out = check_init_keeps_no_runtime_fds(BIN, &["--state-dir", state.arg()]);
+    assert!(out.stdout.contains("FD0-BLOCKED"), "{out:?}");
+    // Rootless, the uid switch inside maps to the same host uid, so it is
+    // the explicit PR_SET_DUMPABLE that closes /proc/1 (and the close of
+    // the inherited fds that empties it).
+    let user = Rootless::new("s7-fds-rootless");
+    std::fs::write(user.dir.0.join("home/marker"), "HOST-SECRET\n").unwrap();
+    let out = user.sh(&format!(
+        "exec {PLANTED_FD}<\"$HOME\"; \"$ISOLAB\" run -- sh -c 'test -e /proc/1/fd/0 && echo FD0-FOLLOWS || echo FD0-BLOCKED; cat /proc/1/fd/{PLANTED_FD}/marker'"
+    ));
+    assert!(!out.stdout.contains("HOST-SECRET"), "{out:?}");
+    assert!(out.stdout.contains("FD0-BLOCKED"), "{out:?}");
+}
+
+#[test]
+fn a_runtime_that_fails_before_sync_0_leaves_no_child() {
+    require_root();
+    let state = TempDir::new("s7-fail-early");
+    // The kernel refuses this map when the runtime writes it, while the
+    // child waits at sync 0. `run` fails if the child outlives the runtime
+    // holding its stdout.
+    let out = run_in(&state, &["--uid-map", "0:1000000:4294967295", "--", "id"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert_one_line(&out.stderr);
 }
