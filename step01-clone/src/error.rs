@@ -59,6 +59,19 @@ impl Error {
         Error::Syscall { call, errno, hint }
     }
 
+    /// The same error with `hint` as its fix (a failed syscall only: the
+    /// other kinds carry their whole message already).
+    pub fn with_hint(self, hint: impl Into<String>) -> Self {
+        match self {
+            Error::Syscall { call, errno, .. } => Error::Syscall {
+                call,
+                errno,
+                hint: Some(hint.into()),
+            },
+            other => other,
+        }
+    }
+
     /// A failed read or write of a file.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {

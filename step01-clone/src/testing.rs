@@ -422,13 +422,8 @@ pub fn check_init_keeps_no_runtime_fds(bin: &str, args: &[&str]) -> Output {
             Ok(())
         });
     }
-    let out = cmd.output().expect("spawning the runtime");
+    let out = output_of(cmd);
     drop(dir);
-    let out = Output {
-        code: exit_code(out.status),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
     assert!(
         !out.stdout.contains("HOST-SECRET"),
         "the container read a host file through the runtime's fd: {out:?}"
@@ -441,3 +436,73 @@ pub fn check_init_keeps_no_runtime_fds(bin: &str, args: &[&str]) -> Output {
     );
     out
 }
+
+/// Make `cmd` start in a new session keyring of the test's own that holds
+/// a key named `isolab-test-secret`, readable by its possessors only (as a
+/// login session's Kerberos ticket would be). With `uid`, the command runs
+/// as that user (groups cleared) and the key is theirs.
+pub fn plant_session_key(cmd: &mut Command, uid: Option<u32>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only raw syscalls, in the forked child before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            const JOIN: libc::c_long = 1; // KEYCTL_JOIN_SESSION_KEYRING
+            const SETPERM: libc::c_long = 5; // KEYCTL_SETPERM
+            const SESSION: libc::c_long = -3; // KEY_SPEC_SESSION_KEYRING
+            const POSSESSOR_ALL: libc::c_long = 0x3f00_0000;
+            let fail = || Err(std::io::Error::last_os_error());
+            if let Some(id) = uid
+                && (libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setresgid(id, id, id) != 0
+                    || libc::setresuid(id, id, id) != 0)
+            {
+                return fail();
+            }
+            if libc::syscall(libc::SYS_keyctl, JOIN, c"isolab-test".as_ptr()) < 0 {
+                return fail();
+            }
+            let key = libc::syscall(
+                libc::SYS_add_key,
+                c"user".as_ptr(),
+                c"isolab-test-secret".as_ptr(),
+                c"s3cret".as_ptr(),
+                6usize,
+                SESSION,
+            );
+            if key < 0 || libc::syscall(libc::SYS_keyctl, SETPERM, key, POSSESSOR_ALL) < 0 {
+                return fail();
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Run `bin run ARGS -- sh -c LIST_KEYS` with a key planted by
+/// [`plant_session_key`]; returns what the container printed.
+pub fn run_with_session_key(bin: &str, args: &[&str]) -> Output {
+    let mut full = vec!["run"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["--", "sh", "-c", LIST_KEYS]);
+    let mut cmd = Command::new(bin);
+    cmd.args(&full).env("NO_COLOR", "1").stdin(Stdio::null());
+    plant_session_key(&mut cmd, None);
+    output_of(cmd)
+}
+
+/// Run a prepared command to completion.
+pub fn output_of(mut cmd: Command) -> Output {
+    let out = cmd.output().expect("spawning the runtime");
+    Output {
+        code: exit_code(out.status),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A script that counts the planted keys the container can see: /proc/keys
+/// is masked, so it mounts a procfs of its own (needs `--cap-add SYS_ADMIN`).
+/// /proc/keys lists only keys whose owner is mapped in the reader's user
+/// namespace: from step 7 on, root's key is hidden from it either way, so
+/// there the test plants the key as the rootless user.
+pub const LIST_KEYS: &str =
+    "mount -t proc proc /mnt && grep -c isolab-test-secret /mnt/keys; umount /mnt";

@@ -24,8 +24,8 @@ pub fn mount_proc(root: &Root) -> Result<()> {
 
 /// Mount sysfs read-only at /sys. Inside a user namespace (step 7) the
 /// kernel refuses a new sysfs unless that namespace also owns the network
-/// namespace, so there we bind the host's /sys read-only instead (as runc
-/// does for rootless containers).
+/// namespace, so there we bind the host's /sys, with every mount below it,
+/// read-only instead (as runc does for rootless containers).
 pub fn mount_sys(root: &Root) -> Result<()> {
     let target = root.open_target("/sys", true)?;
     if !in_user_namespace() {
@@ -37,9 +37,12 @@ pub fn mount_sys(root: &Root) -> Result<()> {
             "",
         );
     }
+    // Recursive: in a user namespace the host's submounts of /sys are
+    // locked to it, and a bind without them is refused. So all of them come
+    // along, and all of them are made read-only, not only the top one.
     mount::mount("/sys", &target, "", MsFlags::MS_BIND | MsFlags::MS_REC, "")?;
     let again = root.open_target("/sys", false)?;
-    mount::remount_readonly(&again, safe_flags())
+    mount::readonly_recursive(&again)
 }
 // ANCHOR_END: proc_sys
 

@@ -168,5 +168,11 @@ impl Target {
     pub fn proc_path(&self) -> String {
         format!("/proc/self/fd/{}", self.fd.as_raw_fd())
     }
+
+    /// The fd itself, for the *at(2) calls that take one (mount_setattr).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
 }
 // ANCHOR_END: proc_path

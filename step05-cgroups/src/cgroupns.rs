@@ -35,7 +35,11 @@ pub fn unshare() -> Result<()> {
 pub fn mount_readonly(root: &Root, cgroup: &Cgroup) -> Result<()> {
     let ro = safe_flags() | MsFlags::MS_RDONLY;
     if cgroup.v1.is_empty() && cgroup.v2.is_none() {
-        return Ok(()); // no cgroup (rootless without delegation): nothing to show
+        // No cgroup (rootless without delegation): /sys is the host's,
+        // bound read-only, and would show the host's whole cgroup tree.
+        // An empty read-only tmpfs covers it.
+        let target = root.open_target("/sys/fs/cgroup", true)?;
+        return mount::mount("tmpfs", &target, "tmpfs", ro, "mode=555");
     }
     if cgroup.version == Version::V2 {
         let target = root.open_target("/sys/fs/cgroup", true)?;

@@ -296,3 +296,13 @@ fn bad_limits_are_one_line_errors_and_create_nothing() {
     );
     assert!(isolab_cgroups().len() <= before, "a cgroup was created");
 }
+
+#[test]
+fn the_callers_session_keyring_is_still_reachable() {
+    require_root();
+    let state = TempDir::new("s5-keys");
+    // Not isolated yet: the container possesses the caller's session
+    // keyring (step 6 joins a fresh one).
+    let out = step05_cgroups::testing::run_with_session_key(BIN, &["--state-dir", state.arg()]);
+    assert_eq!(out.stdout.trim(), "1", "{out:?}");
+}

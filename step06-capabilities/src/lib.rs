@@ -4,12 +4,14 @@
 //! another user.
 //!
 //! Everything from steps 1 to 5 is re-exported; this step adds
-//! [`capabilities`], [`user`] and [`no_new_privs`].
+//! [`capabilities`], [`user`], [`no_new_privs`] and a fresh session
+//! [`keyring`].
 
 pub use step05_cgroups::*;
 
 pub mod capabilities;
 pub mod capsh;
+pub mod keyring;
 pub mod no_new_privs;
 pub mod privilege_args;
 pub mod tools;

@@ -13,8 +13,8 @@ use crate::isolab::resolve::Root;
 use crate::isolab::sync::{self, Channel};
 use crate::isolab::user::{self, User};
 use crate::isolab::{
-    Result, cgroupns, clone, dev, exec, init, limits, masked, mount, no_new_privs, pivot, prctl,
-    pseudofs, rootfs, signals, uts,
+    Result, cgroupns, clone, dev, exec, init, keyring, limits, masked, mount, no_new_privs, pivot,
+    prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -111,6 +111,7 @@ fn child(
         // ANCHOR_END: filesystem
         uts::sethostname(&args.hostname)?; // needs CAP_SYS_ADMIN: before the drop
         // ANCHOR: privileges
+        keyring::join_new_session()?; // the caller's keys stay behind
         // After the mounts (they need CAP_SYS_ADMIN), in this order: the
         // bounding set needs CAP_SETPCAP, the user switch CAP_SETUID and
         // CAP_SETGID, and the switch empties the sets we then set.

@@ -229,3 +229,14 @@ fn pid_1_is_closed_to_the_container() {
     // list its fd numbers (the directory is root's) but not follow them.
     assert!(out.stdout.contains("FD0-BLOCKED"), "{out:?}");
 }
+
+#[test]
+fn the_callers_session_keyring_stays_behind() {
+    require_root();
+    let state = TempDir::new("s6-keys");
+    let out = step06_capabilities::testing::run_with_session_key(
+        BIN,
+        &["--state-dir", state.arg(), "--cap-add", "SYS_ADMIN"],
+    );
+    assert_eq!(out.stdout.trim(), "0", "{out:?}");
+}

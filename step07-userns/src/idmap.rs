@@ -17,7 +17,7 @@
 //! it is (files owned by `nobody` inside).
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -25,19 +25,10 @@ use nix::errno::Errno;
 use crate::error::{Error, Result};
 use crate::explain;
 
-const OPEN_TREE_CLONE: u32 = 1;
-const AT_RECURSIVE: u32 = 0x8000;
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+use crate::mount::{self, AT_RECURSIVE, MOUNT_ATTR_IDMAP, MountAttr};
 
-/// struct mount_attr from linux/mount.h.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
+const OPEN_TREE_CLONE: u32 = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
 
 // ANCHOR: create
 /// Runtime side: a detached copy of `image`'s mount, idmapped with the user
@@ -76,35 +67,18 @@ pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
         .map_err(|e| Error::io("opening the child's user namespace", e))?;
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
+        ..MountAttr::default()
     };
-    let empty = c"";
-    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, attr of the size passed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(Error::syscall(
-            "mount_setattr(MOUNT_ATTR_IDMAP)",
-            Errno::last(),
-        ));
-    }
-    explain::syscall(
+    mount::setattr(
+        tree.as_fd(),
+        0,
+        &attr,
         &format!(
             "mount_setattr({}, MOUNT_ATTR_IDMAP, userns of {pid})",
             tree.as_raw_fd()
         ),
-        0,
-    );
+    )?;
     Ok(tree)
 }
 // ANCHOR_END: create

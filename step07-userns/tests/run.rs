@@ -144,6 +144,21 @@ struct Rootless {
 }
 
 impl Rootless {
+    /// The user's copy of the binary, with the user's environment; the
+    /// caller switches to uid 1000 (e.g. with `plant_session_key`).
+    fn command(&self) -> Command {
+        let home = self.dir.0.join("home");
+        let mut cmd = Command::new(self.dir.0.join("step07-userns"));
+        cmd.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", home.join("run"))
+            .env("NO_COLOR", "1")
+            .current_dir(Path::new("/"))
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
     fn new(name: &str) -> Rootless {
         let dir = TempDir::new(name);
         std::fs::copy(BIN, dir.0.join("step07-userns")).unwrap();
@@ -310,4 +325,70 @@ fn a_runtime_that_fails_before_sync_0_leaves_no_child() {
     let out = run_in(&state, &["--uid-map", "0:1000000:4294967295", "--", "id"]);
     assert_eq!(out.code, 125, "{out:?}");
     assert_one_line(&out.stderr);
+}
+
+/// Mount points under /sys inside a container, with their options, from
+/// the `grep ' /sys' /proc/self/mountinfo` it printed.
+fn sys_mounts(mountinfo: &str) -> Vec<(String, String)> {
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (point, opts) = (f.get(4)?, f.get(5)?);
+            (*point == "/sys" || point.starts_with("/sys/"))
+                .then(|| (point.to_string(), opts.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_mount_under_sys_is_read_only() {
+    require_root();
+    let state = TempDir::new("s7-sys");
+    // A writable mount under the host's /sys, made in a mount namespace of
+    // this test's own (the machine's /sys stays as it is).
+    let script = format!(
+        "mount -t tmpfs isolab-test /sys/kernel/mm && exec \"$ISOLAB\" run --state-dir {} -- \
+         sh -c 'grep \" /sys\" /proc/self/mountinfo; touch /sys/kernel/mm/planted && echo WROTE'",
+        state.arg()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("ISOLAB", BIN)
+        .output()
+        .expect("unshare (util-linux)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mounts = sys_mounts(&stdout);
+    assert!(
+        mounts.iter().any(|(p, _)| p == "/sys/kernel/mm"),
+        "the planted mount came along: {stdout} {stderr}"
+    );
+    for (point, opts) in &mounts {
+        assert!(opts.split(',').any(|o| o == "ro"), "{point} is {opts}");
+    }
+    assert!(!stdout.contains("WROTE"), "{stdout} {stderr}");
+}
+
+#[test]
+fn rootless_without_a_cgroup_sees_no_host_cgroup_tree() {
+    require_root();
+    let user = Rootless::new("s7-sys-rootless");
+    let out = user.sh("\"$ISOLAB\" run -- sh -c 'ls -A /sys/fs/cgroup | wc -l; grep \" /sys\" /proc/self/mountinfo'");
+    assert_eq!(out.stdout.lines().next(), Some("0"), "{out:?}");
+    for (point, opts) in sys_mounts(&out.stdout) {
+        assert!(opts.split(',').any(|o| o == "ro"), "{point} is {opts}");
+    }
+}
+
+#[test]
+fn the_callers_session_keyring_stays_behind() {
+    require_root();
+    let user = Rootless::new("s7-keys");
+    let mut cmd = user.command();
+    cmd.args(["run", "--cap-add", "SYS_ADMIN", "--", "sh", "-c"])
+        .arg(step07_userns::testing::LIST_KEYS);
+    step07_userns::testing::plant_session_key(&mut cmd, Some(1000));
+    let out = step07_userns::testing::output_of(cmd);
+    assert_eq!(out.stdout.trim(), "0", "{out:?}");
 }
