@@ -112,6 +112,16 @@ impl Drop for Container {
 // ANCHOR: sweep
 /// Remove the state of containers whose runtime is gone. Returns their ids.
 pub fn sweep_stale(state: &State) -> Vec<String> {
+    sweep_stale_with(state, |_| true)
+}
+
+/// [`sweep_stale`], where later steps add what else a dead container left
+/// (step 5: its cgroup). `also(id)` runs for every provably dead container
+/// before its state goes, and returns false when it could not finish: the
+/// state then stays, so the next sweep tries again. Nothing is taken for
+/// dead because it is old or empty: only a runtime that is gone (its PID
+/// and start time no longer match) or, after a reboot, no state at all.
+pub fn sweep_stale_with(state: &State, mut also: impl FnMut(&str) -> bool) -> Vec<String> {
     let mut removed = Vec::new();
     // Layers with no runtime state at all: /run is a tmpfs, so after a
     // reboot the state of containers that were running is gone while their
@@ -120,7 +130,7 @@ pub fn sweep_stale(state: &State) -> Vec<String> {
     if let Ok(layers) = std::fs::read_dir(state.lib.join("containers")) {
         for entry in layers.flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
-            if !state.run.join(&id).exists() && !entry.path().join(KEPT).exists() {
+            if !state.run.join(&id).exists() && !entry.path().join(KEPT).exists() && also(&id) {
                 let _ = std::fs::remove_dir_all(entry.path());
                 removed.push(id);
             }
@@ -140,7 +150,7 @@ pub fn sweep_stale(state: &State) -> Vec<String> {
             (Some(pid), Some(start)) => start_time(pid as i32) == Some(start),
             _ => false,
         };
-        if !alive {
+        if !alive && also(&id) {
             let _ = std::fs::remove_dir_all(state.lib.join("containers").join(&id));
             let _ = std::fs::remove_dir_all(entry.path());
             removed.push(id);

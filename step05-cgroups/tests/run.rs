@@ -265,8 +265,7 @@ fn a_sigkilled_runtime_leaves_nothing_after_cleanup() {
     rt.signal(Signal::SIGKILL);
     rt.wait();
     // The container died with its runtime; its cgroups are empty but still
-    // there, and old enough to count as stale after 3 s.
-    std::thread::sleep(Duration::from_millis(3500));
+    // there, until a sweep of the same state dir finds the runtime gone.
     let out = run(BIN, &["cleanup", "--state-dir", state.arg()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(cgroups_named(&name), Vec::<PathBuf>::new(), "{out:?}");
@@ -305,4 +304,34 @@ fn the_callers_session_keyring_is_still_reachable() {
     // keyring (step 6 joins a fresh one).
     let out = step05_cgroups::testing::run_with_session_key(BIN, &["--state-dir", state.arg()]);
     assert_eq!(out.stdout.trim(), "1", "{out:?}");
+}
+
+#[test]
+fn a_sweep_spares_cgroups_it_cannot_prove_dead() {
+    require_root();
+    let layout = Layout::detect().unwrap();
+    let top = layout
+        .v2
+        .clone()
+        .or_else(|| layout.v1_used().first().map(|h| h.mount.clone()))
+        .expect("a cgroup hierarchy");
+    // Another runtime's cgroup (another state dir, or one being filled
+    // right now): empty, and old enough for the age rule the sweep once had.
+    struct Removed(PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let foreign = Removed(top.join(format!("isolab-foreign{}", std::process::id())));
+    std::fs::create_dir(&foreign.0).unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    let state = TempDir::new("s5-foreign");
+    let out = run_in(&state, &["--", "true"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = run(BIN, &["cleanup", "--state-dir", state.arg()]);
+    assert!(
+        foreign.0.exists(),
+        "a cgroup that is not provably dead was removed: {out:?}"
+    );
 }

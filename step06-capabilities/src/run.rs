@@ -32,8 +32,8 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         user.uid == 0,
     )?;
     let layout = Layout::detect()?;
-    container::sweep_stale(&state); // what killed runtimes left behind
-    cgroup::sweep_stale(&layout);
+    // What killed runtimes left behind: their layers, state and cgroups.
+    container::sweep_stale_with(&state, |id| cgroup::remove_stale(&layout, id));
     let image = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
     // Removed when `ctr` is dropped, at the end of this function.
     let ctr = Container::create(&state, args.layers.keep)?;

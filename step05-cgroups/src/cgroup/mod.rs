@@ -415,38 +415,36 @@ fn mkdir(path: &Path) -> Result<PathBuf> {
 }
 
 // ANCHOR: sweep
-/// Remove `isolab-*` cgroups that no process is in and that are older
-/// than a few seconds: left by a runtime that was SIGKILLed (its container
-/// died with it). The age check spares a cgroup another runtime created a
-/// moment ago and has not moved its child into yet.
-pub fn sweep_stale(layout: &Layout) -> Vec<PathBuf> {
-    let mut roots: Vec<PathBuf> = layout.v1.iter().map(|h| h.mount.clone()).collect();
-    roots.extend(layout.v2.iter().cloned());
-    let mut removed = Vec::new();
-    for root in roots {
-        let Ok(entries) = std::fs::read_dir(&root) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with("isolab-") || !path.is_dir() || !procs(&path).is_empty() {
-                continue;
-            }
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3))
-                .unwrap_or(false);
-            if old && std::fs::remove_dir(&path).is_ok() {
-                removed.push(path);
-            }
+/// Remove the cgroup of container `id`, whose runtime is known to be gone
+/// (the container sweep found it dead): kill what is left in it, then
+/// remove it. True when nothing of it remains. Called for each dead
+/// container by `container::sweep_stale_with`, so a cgroup is only ever
+/// removed for a container of the same state dir that is provably dead:
+/// never another runtime's, however old or empty it looks.
+pub fn remove_stale(layout: &Layout, id: &str) -> bool {
+    let name = name_for(id);
+    let mut roots: Vec<(Option<Hierarchy>, PathBuf)> = layout
+        .v1
+        .iter()
+        .map(|h| (Some(h.clone()), h.mount.join(&name)))
+        .collect();
+    roots.extend(layout.v2.iter().map(|r| (None, r.join(&name))));
+    roots.retain(|(_, dir)| dir.is_dir());
+    if roots.is_empty() {
+        return true;
+    }
+    let mut cg = Cgroup::none(layout);
+    cg.name = name;
+    for (hierarchy, dir) in roots {
+        match hierarchy {
+            Some(h) => cg.v1.push((h, dir)),
+            None => cg.v2 = Some(dir),
         }
     }
-    if !removed.is_empty() {
-        explain::note(&format!("removed {} stale cgroup(s)", removed.len()));
-    }
-    removed
+    explain::note(&format!("removing the stale cgroup {}", cg.name));
+    let dirs: Vec<PathBuf> = cg.all_dirs().iter().map(|d| d.to_path_buf()).collect();
+    drop(cg); // kills what is left and removes the directories
+    dirs.iter().all(|d| !d.exists())
 }
 // ANCHOR_END: sweep
 
