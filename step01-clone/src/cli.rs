@@ -80,7 +80,7 @@ impl Common {
                 Format::Table => render::table(&cmp, explain::use_color(&std::io::stderr())),
                 Format::Json => render::json(&cmp) + "\n",
             };
-            eprint!("{text}");
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
         }
         if self.pause {
             crate::pause::pause(child, pause_hints)?;
@@ -94,8 +94,8 @@ pub fn inspect_command(args: &InspectArgs) -> Result<i32> {
     let cmp = inspect::compare(args.pid, args.vs)?;
     let stdout = std::io::stdout();
     match args.format {
-        Format::Table => print!("{}", render::table(&cmp, explain::use_color(&stdout))),
-        Format::Json => println!("{}", render::json(&cmp)),
+        Format::Table => out(&render::table(&cmp, explain::use_color(&stdout))),
+        Format::Json => out(&(render::json(&cmp) + "\n")),
     }
     Ok(0)
 }
@@ -112,10 +112,10 @@ pub fn parse<T: clap::Parser>() -> T {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
             _ => {
                 let name = T::command().get_name().to_string();
-                eprintln!(
+                warn(&format!(
                     "{name}: {} (see {name} --help)",
                     usage_line(&e.render().to_string())
-                );
+                ));
                 std::process::exit(2)
             }
         },
@@ -139,12 +139,42 @@ pub fn usage_line(rendered: &str) -> String {
     first.to_string()
 }
 
+/// Write `text` to stdout for a subcommand (`inspect`, `cleanup`, ...). A
+/// reader that went away (`| head -1`, `| true`) is no error: the rest is
+/// not wanted. Any other failure (a full disk) is one line and exit 1.
+/// print!() would panic on both.
+pub fn out(text: &str) {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            warn(&format!("writing to stdout: {e}"));
+            std::process::exit(1)
+        }
+    }
+}
+
+/// [`out`] and a newline.
+pub fn outln(text: &str) {
+    out(&format!("{text}\n"));
+}
+
+/// Write one line to stderr, ignoring failure (eprintln!() panics when
+/// stderr is a closed pipe, and the runtime must still clean up).
+pub fn warn(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
+}
+
 /// Leave the process: print an error as one line, exit with its code.
 pub fn exit(program: &str, result: Result<i32>) -> ! {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("{program}: {e}");
+            warn(&format!("{program}: {e}"));
             std::process::exit(e.exit_code())
         }
     }

@@ -38,6 +38,14 @@ fn try_execvp(argv: &[String]) -> Result<std::convert::Infallible> {
         explain::quoted(&argv[0]),
         explain::argv(argv)
     ));
+    // Rust sets SIGPIPE to "ignore" in every program it starts, and an
+    // ignored signal stays ignored after exec: without this, `yes | head`
+    // inside the container would never stop `yes` with SIGPIPE. Last, after
+    // our own narration: with the default action, a narration line written
+    // to a closed pipe (`--explain 2>&1 | head -1`) would kill us here.
+    // SAFETY: restoring the default disposition installs no Rust handler.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+        .map_err(|e| Error::syscall("signal(SIGPIPE, SIG_DFL)", e))?;
     let errno = nix::unistd::execvp(program, &cargs).unwrap_err();
     Err(exec_error(&argv[0], errno))
 }
@@ -46,12 +54,6 @@ fn try_execvp(argv: &[String]) -> Result<std::convert::Infallible> {
 /// Leave the command a clean process: the kernel keeps the signal mask, the
 /// ignored signals and every fd without O_CLOEXEC across execve(2).
 fn prepare_inheritance() -> Result<()> {
-    // Rust sets SIGPIPE to "ignore" in every program it starts, and an
-    // ignored signal stays ignored after exec: without this, `yes | head`
-    // inside the container would never stop `yes` with SIGPIPE.
-    // SAFETY: restoring the default disposition installs no Rust handler.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
-        .map_err(|e| Error::syscall("signal(SIGPIPE, SIG_DFL)", e))?;
     // The runtime blocks the signals it forwards; the command must not
     // start with them blocked.
     SigSet::empty()

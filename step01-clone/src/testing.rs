@@ -506,3 +506,24 @@ pub fn output_of(mut cmd: Command) -> Output {
 /// there the test plants the key as the rootless user.
 pub const LIST_KEYS: &str =
     "mount -t proc proc /mnt && grep -c isolab-test-secret /mnt/keys; umount /mnt";
+
+/// Run `bin args` with its stdout (or, with `stderr`, its stderr) a pipe
+/// that nobody reads any more, as in `... | head -0`. Returns the exit code
+/// and what it printed on the other stream.
+pub fn run_into_closed_pipe(bin: &str, args: &[&str], stderr: bool) -> (i32, String) {
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    let mut cmd = Command::new(bin);
+    cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+    if stderr {
+        cmd.stderr(Stdio::from(write)).stdout(Stdio::piped());
+    } else {
+        cmd.stdout(Stdio::from(write)).stderr(Stdio::piped());
+    }
+    let out = cmd.output().expect("spawning");
+    let other = if stderr { out.stdout } else { out.stderr };
+    (
+        exit_code(out.status),
+        String::from_utf8_lossy(&other).into_owned(),
+    )
+}

@@ -3,8 +3,8 @@
 
 use nix::sys::signal::Signal;
 use step01_clone::testing::{
-    Running, assert_one_line, check_exit_codes, check_namespaces,
-    check_sigterm_reaches_the_command, host_hostname, require_root, run,
+    Running, TempDir, assert_one_line, check_exit_codes, check_namespaces,
+    check_sigterm_reaches_the_command, host_hostname, require_root, run, run_into_closed_pipe,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step01-clone");
@@ -189,4 +189,21 @@ fn inspect_subcommand_compares_two_processes() {
         !table.stdout.contains('\x1b'),
         "NO_COLOR and a pipe mean plain text"
     );
+}
+
+#[test]
+fn a_closed_pipe_is_no_panic() {
+    require_root();
+    // `inspect 1 | head -0`: the rest of the output is not wanted.
+    let (code, err) = run_into_closed_pipe(BIN, &["inspect", "1"], false);
+    assert_eq!(code, 0, "{err}");
+    // `run --explain ... 2>&1 | head -1`: narration can't be written, the
+    // command still runs and its status comes back.
+    let dir = TempDir::new("s1-pipe");
+    let marker = dir.0.join("ran");
+    let script = format!("echo ran > {}; exit 3", marker.display());
+    let (code, out) =
+        run_into_closed_pipe(BIN, &["run", "--explain", "--", "sh", "-c", &script], true);
+    assert_eq!(code, 3, "{out}");
+    assert!(marker.exists(), "the command never ran");
 }

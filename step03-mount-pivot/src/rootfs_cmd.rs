@@ -57,21 +57,21 @@ pub fn run(cmd: &RootfsCommand) -> Result<i32> {
             let dest = state.images().join(name);
             let report = import::import(tarball, &dest)?;
             for refused in &report.refused {
-                eprintln!("refused: {refused}");
+                crate::cli::warn(&format!("refused: {refused}"));
             }
-            println!(
+            crate::cli::outln(&format!(
                 "imported {} entries into {} ({} refused)",
                 report.unpacked,
                 dest.display(),
                 report.refused.len()
-            );
+            ));
             Ok(0)
         }
         RootfsCommand::Build { state_dir } => {
-            println!(
+            crate::cli::outln(&format!(
                 "{}",
                 rootfs::default_rootfs(&State::new(state_dir.as_deref()))?.display()
-            );
+            ));
             Ok(0)
         }
         RootfsCommand::Add {
@@ -87,7 +87,7 @@ pub fn run(cmd: &RootfsCommand) -> Result<i32> {
                 for needed in crate::elf::closure(&program).map_err(Error::Usage)? {
                     rootfs::copy_path(&needed, &dir, 0)?;
                 }
-                println!("added {}", program.display());
+                crate::cli::outln(&format!("added {}", program.display()));
             }
             Ok(0)
         }
@@ -103,7 +103,7 @@ pub fn run(cmd: &RootfsCommand) -> Result<i32> {
             names.retain(|n| !n.starts_with('.'));
             names.sort();
             for n in names {
-                println!("{n}");
+                crate::cli::outln(&format!("{n}"));
             }
             Ok(0)
         }

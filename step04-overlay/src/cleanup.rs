@@ -21,6 +21,6 @@ pub fn report(removed: Vec<String>, what: &str) -> Result<i32> {
     } else {
         format!(": {}", removed.join(" "))
     };
-    println!("removed {} stale {what}{list}", removed.len());
+    crate::cli::outln(&format!("removed {} stale {what}{list}", removed.len()));
     Ok(0)
 }

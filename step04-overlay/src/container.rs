@@ -98,10 +98,10 @@ impl Drop for Container {
             );
             let _ = std::fs::remove_dir_all(&self.layers.work);
             let _ = std::fs::remove_dir_all(&self.layers.merged);
-            eprintln!(
+            crate::cli::warn(&format!(
                 "kept the container's upper layer: {}",
                 self.layers.upper.display()
-            );
+            ));
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

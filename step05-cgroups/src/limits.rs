@@ -142,10 +142,12 @@ pub fn report(stats: &crate::cgroup::Stats, limits: &Limits, exit_code: i32, sho
             .memory
             .map(|b| format!(": memory limit {} MiB", b >> 20))
             .unwrap_or_default();
-        eprintln!("the container was killed by the OOM killer{limit}");
+        crate::cli::warn(&format!(
+            "the container was killed by the OOM killer{limit}"
+        ));
     }
     if show || crate::explain::enabled() {
-        eprintln!("stats: {}", stats.line());
+        crate::cli::warn(&format!("stats: {}", stats.line()));
     }
 }
 // ANCHOR_END: report

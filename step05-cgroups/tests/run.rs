@@ -335,3 +335,15 @@ fn a_sweep_spares_cgroups_it_cannot_prove_dead() {
         "a cgroup that is not provably dead was removed: {out:?}"
     );
 }
+
+#[test]
+fn cleanup_into_a_closed_pipe_is_no_panic() {
+    require_root();
+    let state = TempDir::new("s5-pipe");
+    let (code, err) = step05_cgroups::testing::run_into_closed_pipe(
+        BIN,
+        &["cleanup", "--state-dir", state.arg()],
+        false,
+    );
+    assert_eq!(code, 0, "{err}");
+}

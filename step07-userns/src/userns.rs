@@ -265,9 +265,9 @@ pub fn idmapped_image(image: &Path, pid: i32, maps: &Maps) -> Option<std::os::fd
     match crate::idmap::create(image, pid) {
         Ok(tree) => Some(tree),
         Err(e) => {
-            eprintln!(
+            crate::cli::warn(&format!(
                 "note: no idmapped mount ({e}): the image's files will show as owned by nobody inside"
-            );
+            ));
             None
         }
     }
