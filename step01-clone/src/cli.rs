@@ -28,7 +28,8 @@ pub struct Common {
     pub explain: bool,
 
     /// Stop before exec, print the host PID and commands to try in a second
-    /// terminal, continue on Enter
+    /// terminal, continue on Enter (or a line or EOF on stdin; Ctrl-C ends
+    /// the container)
     #[arg(long)]
     pub pause: bool,
 
@@ -65,9 +66,6 @@ impl Common {
     /// Checks that need no syscall, done before anything is cloned.
     pub fn check(&self) -> Result<()> {
         explain::enable(self.explain);
-        if self.pause {
-            crate::pause::check_terminal()?;
-        }
         Ok(())
     }
 

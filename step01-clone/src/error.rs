@@ -36,6 +36,10 @@ pub enum Error {
     /// Anything the user asked for that can't be done as asked.
     #[error("{0}")]
     Usage(String),
+    /// A signal ended the runtime's wait (Ctrl-C while paused): exit 128+N,
+    /// after the container is cleaned up.
+    #[error("interrupted by {0} before the command ran: the container was removed")]
+    Interrupted(nix::sys::signal::Signal),
     /// A read or write that is not a syscall of interest.
     #[error("{what}: {source}")]
     Io {
@@ -86,6 +90,7 @@ impl Error {
             Error::Exec(_, code) | Error::Child(_, code) => *code,
             // `inspect` of a process that is gone or unreadable.
             Error::Proc(_) => 1,
+            Error::Interrupted(signal) => 128 + *signal as i32,
             _ => EXIT_RUNTIME,
         }
     }

@@ -25,10 +25,11 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // sync 1: the child has set its hostname and waits to exec.
     sync::expect_ready(&mut runtime, child)?;
-    args.common.before_exec(child, &[])?;
-    // Block the signals we forward before the command can run, so a
-    // SIGTERM for us is passed on instead of killing us.
+    // Block the signals we forward from here on: a SIGTERM for us is then
+    // passed on to the command instead of killing us, and a Ctrl-C while
+    // paused ends the container cleanly.
     signals::block()?;
+    args.common.before_exec(child, &[])?;
     // sync 2: let it exec.
     runtime.go()?;
     // sync 3: EOF means execve succeeded.

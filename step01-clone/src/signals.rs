@@ -26,7 +26,8 @@ pub const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
-fn watched() -> SigSet {
+/// The forwarded signals and SIGCHLD: what [`block`] blocks.
+pub fn watched() -> SigSet {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(s);

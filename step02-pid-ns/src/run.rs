@@ -3,7 +3,7 @@
 
 use crate::isolab::explain::{self, Role};
 use crate::isolab::sync::{self, Channel};
-use crate::isolab::{Result, clone, exec, init, prctl, signals, uts};
+use crate::isolab::{Result, clone, exec, init, pause, prctl, signals, uts};
 use nix::sched::CloneFlags;
 
 use crate::RunArgs;
@@ -26,10 +26,11 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     explain::note(
         "/proc is still the host's: ps inside lists host processes (step03 mounts a new /proc)",
     );
-    args.common.before_exec(child, &pause_hints(child))?;
-    // Block the signals we forward before the command can run, so a
-    // SIGTERM for us is passed on instead of killing us.
+    // Block the signals we forward from here on: a SIGTERM for us is then
+    // passed on to the command instead of killing us, and a Ctrl-C while
+    // paused ends the container cleanly.
     signals::block()?;
+    args.common.before_exec(child, &pause_hints(child))?;
     // sync 2: let it exec.
     runtime.go()?;
     // sync 3: EOF means execve succeeded.
@@ -62,7 +63,8 @@ fn child(args: &RunArgs, chan: &mut Option<Channel>) -> isize {
 
 /// What to look at from a second terminal while paused in step 2.
 fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
-    vec![format!(
-        "nsenter -t {child} -p -r -m ps -o pid,comm  # still the host's /proc"
+    vec![pause::nsenter(
+        child,
+        "-p -r -m ps -o pid,comm  # still the host's /proc",
     )]
 }

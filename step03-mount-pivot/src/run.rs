@@ -8,7 +8,8 @@ use crate::isolab::explain::{self, Role};
 use crate::isolab::resolve::Root;
 use crate::isolab::sync::{self, Channel};
 use crate::isolab::{
-    Result, clone, dev, exec, init, masked, mount, pivot, prctl, pseudofs, rootfs, signals, uts,
+    Result, clone, dev, exec, init, masked, mount, pause, pivot, prctl, pseudofs, rootfs, signals,
+    uts,
 };
 use nix::sched::CloneFlags;
 
@@ -31,10 +32,11 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // sync 1: the child is in its new root and waits to exec.
     sync::expect_ready(&mut runtime, child)?;
-    args.common.before_exec(child, &pause_hints(child))?;
-    // Block the signals we forward before the command can run, so a
-    // SIGTERM for us is passed on instead of killing us.
+    // Block the signals we forward from here on: a SIGTERM for us is then
+    // passed on to the command instead of killing us, and a Ctrl-C while
+    // paused ends the container cleanly.
     signals::block()?;
+    args.common.before_exec(child, &pause_hints(child))?;
     // sync 2: let it exec.
     runtime.go()?;
     // sync 3: EOF means execve succeeded.
@@ -78,7 +80,7 @@ fn child(args: &RunArgs, rootfs: &Path, chan: &mut Option<Channel>) -> isize {
 /// What to look at from a second terminal while paused in step 3.
 fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
     vec![
-        format!("nsenter -t {child} -p -m ps -o pid,comm  # only the container now"),
+        pause::nsenter(child, "-p -m ps -o pid,comm  # only the container now"),
         format!("diff <(cat /proc/self/mountinfo) /proc/{child}/mountinfo"),
     ]
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use step05_cgroups::cgroup::{Layout, Version};
-use step05_cgroups::testing::{Output, Running, TempDir, assert_one_line, require_root, run};
+use step05_cgroups::testing::{
+    Output, Running, TempDir, assert_one_line, exit_code, require_root, run,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_step05-cgroups");
 
@@ -346,4 +348,105 @@ fn cleanup_into_a_closed_pipe_is_no_panic() {
         false,
     );
     assert_eq!(code, 0, "{err}");
+}
+
+/// Start `run --pause --inspect --format json` with stdin a pipe the test
+/// holds, and wait until it is paused. Returns the runtime, its stdin, the
+/// stderr reader and the container's cgroup name.
+fn start_paused(
+    state: &TempDir,
+) -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::thread::JoinHandle<String>,
+    String,
+) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--state-dir",
+            state.arg(),
+            "--pause",
+            "--inspect",
+            "--format",
+            "json",
+        ])
+        .args(["--", "sh", "-c", "echo ran"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap_or(0) > 0 {
+            all.push_str(&line);
+            if line.contains("/isolab-") {
+                let _ = tx.send(line.clone());
+            }
+            line.clear();
+        }
+        all
+    });
+    let cg_line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the inspector's cgroup line");
+    let name = cg_line
+        .split('/')
+        .find(|p| p.starts_with("isolab-"))
+        .unwrap()
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    std::thread::sleep(Duration::from_millis(300)); // now waiting for Enter
+    (child, stdin, reader, name)
+}
+
+#[test]
+fn pause_continues_on_a_line_from_a_script() {
+    require_root();
+    use std::io::Write;
+    let state = TempDir::new("s5-pause-line");
+    let (mut child, mut stdin, reader, _) = start_paused(&state);
+    stdin.write_all(b"\n").unwrap();
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("press Enter"), "{err}");
+}
+
+#[test]
+fn ctrl_c_while_paused_ends_the_container_and_cleans_up() {
+    require_root();
+    let state = TempDir::new("s5-pause-int");
+    let (mut child, stdin, reader, name) = start_paused(&state);
+    assert!(
+        !cgroups_named(&name).is_empty(),
+        "{name}: the cgroup exists while paused"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    let err = reader.join().unwrap();
+    assert_eq!(exit_code(status), 130, "{err}");
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    assert_eq!(cgroups_named(&name), Vec::<PathBuf>::new(), "{err}");
+    let containers = state.0.join("containers");
+    assert_eq!(
+        std::fs::read_dir(&containers)
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "layers left: {err}"
+    );
 }

@@ -16,7 +16,7 @@ use crate::isolab::user::{self, User};
 use crate::isolab::userns::{self, Maps};
 use crate::isolab::{
     Result, cgroupns, clone, dev, exec, idmap, init, keyring, limits, masked, mount, no_new_privs,
-    pivot, prctl, pseudofs, rootfs, signals, uts,
+    pause, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -79,10 +79,11 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // sync 1: the child is in its new root and waits to exec.
     sync::expect_ready(&mut runtime, child)?;
-    args.common.before_exec(child, &pause_hints(child))?;
-    // Block the signals we forward before the command can run, so a
-    // SIGTERM for us is passed on instead of killing us.
+    // Block the signals we forward from here on: a SIGTERM for us is then
+    // passed on to the command instead of killing us, and a Ctrl-C while
+    // paused ends the container cleanly.
     signals::block()?;
+    args.common.before_exec(child, &pause_hints(child))?;
     // sync 2: let it exec.
     runtime.go()?;
     // sync 3: EOF means execve succeeded.
@@ -164,7 +165,7 @@ fn child(
 /// What to look at from a second terminal while paused in step 7.
 fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
     vec![
-        format!("capsh --decode=$(awk '/CapEff/ {{print $2}}' /proc/{child}/status)"),
-        format!("step06-capabilities caps {child}"),
+        format!("cat /proc/{child}/uid_map /proc/{child}/gid_map"),
+        format!("{} caps {child}", pause::this_program()),
     ]
 }
