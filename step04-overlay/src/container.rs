@@ -54,17 +54,21 @@ impl Container {
         let run_dir = state.run.join(&id);
         // The state dir appears whole, pid file inside, or not at all: a
         // sweep running at the same moment must never see it half made.
-        let tmp = state.run.join(format!(".{id}.tmp"));
+        // Its name carries our PID, so a sweep can tell a dead runtime's
+        // from one being made right now.
+        let me = std::process::id() as i32;
+        let tmp = state.run.join(format!(".{id}.{me}.tmp"));
         std::fs::create_dir_all(&tmp)
             .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
-        let me = std::process::id() as i32;
-        std::fs::write(
+        let written = std::fs::write(
             tmp.join("pid"),
             format!("{me} {}\n", start_time(me).unwrap_or(0)),
         )
-        .map_err(|e| Error::io("writing the runtime's pid file", e))?;
-        std::fs::rename(&tmp, &run_dir)
-            .map_err(|e| Error::io("writing the runtime's pid file", e))?;
+        .and_then(|()| std::fs::rename(&tmp, &run_dir));
+        if let Err(e) = written {
+            let _ = std::fs::remove_dir_all(&tmp); // a full disk leaves nothing
+            return Err(Error::io("writing the runtime's pid file", e));
+        }
         let layers = Layers::under(&dir);
         let container = Container {
             id,
@@ -141,8 +145,14 @@ pub fn sweep_stale_with(state: &State, mut also: impl FnMut(&str) -> bool) -> Ve
     };
     for entry in entries.flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
-        if id.starts_with('.') {
-            continue; // being created right now
+        if let Some(rest) = id.strip_prefix('.') {
+            // `.<id>.<pid>.tmp`: being created right now, unless that runtime
+            // is gone (killed between mkdir and rename).
+            let pid = rest.split('.').nth(1).and_then(|p| p.parse::<i32>().ok());
+            if pid.is_some_and(|p| start_time(p).is_none()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+            continue;
         }
         let text = std::fs::read_to_string(entry.path().join("pid")).unwrap_or_default();
         let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
@@ -205,7 +215,13 @@ mod tests {
             std::fs::write(state.run.join(id).join("pid"), line).unwrap();
             std::fs::create_dir_all(dir_of(&state, id).join("upper")).unwrap();
         }
+        // Half-made state of a runtime that is gone, and of one that runs.
+        std::fs::create_dir_all(state.run.join(".half.999999999.tmp")).unwrap();
+        std::fs::create_dir_all(state.run.join(format!(".making.{me}.tmp"))).unwrap();
         let removed = sweep_stale(&state);
+        let half_gone = !state.run.join(".half.999999999.tmp").exists()
+            && state.run.join(format!(".making.{me}.tmp")).exists();
+        assert!(half_gone, "half-made state of a dead runtime stays");
         let live_kept = dir_of(&state, "live").exists() && !dir_of(&state, "dead").exists();
         std::fs::remove_dir_all(&root).unwrap();
         assert_eq!(removed, vec!["dead".to_string()]);

@@ -203,3 +203,28 @@ fn the_image_is_read_only_from_inside_only_through_the_overlay() {
     );
     assert_eq!(out.stdout.trim(), "1", "root is not the overlay: {out:?}");
 }
+
+#[test]
+fn a_full_disk_at_start_leaves_no_half_made_state() {
+    require_root();
+    let images = TempDir::new("s4-full-image");
+    let built = run(BIN, &["rootfs", "build", "--state-dir", images.arg()]);
+    assert_eq!(built.code, 0, "{built:?}");
+    let full = TempDir::new("s4-full");
+    // A 64 KiB tmpfs over the state dir, filled up, in a mount namespace of
+    // this test's own (gone when the shell exits).
+    let script = r#"mount -t tmpfs -o size=64k isolab-full "$S" && mkdir "$S/run" &&
+        { head -c 1048576 /dev/zero > "$S/fill"; "$ISOLAB" run --state-dir "$S" --rootfs "$IMG" -- true;
+          echo "rc=$?"; ls -A "$S/run"; }"#;
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .env("ISOLAB", BIN)
+        .env("S", full.arg())
+        .env("IMG", built.stdout.trim())
+        .output()
+        .expect("unshare (util-linux)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.trim(), "rc=125", "stdout {stdout:?} stderr {stderr:?}");
+    assert!(stderr.contains("No space left"), "{stderr}");
+}
