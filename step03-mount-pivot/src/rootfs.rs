@@ -62,10 +62,28 @@ pub fn choose(arg: Option<&str>, state: &State) -> Result<PathBuf> {
     std::fs::canonicalize(&path).map_err(|e| Error::io(format!("resolving {}", path.display()), e))
 }
 
+/// Step 3's rootfs: a path or image name as [`choose`] takes it, or by
+/// default an image of its own, `step03`, built like the default one. Step 3
+/// mounts its rootfs writable (a per-container layer comes in step 4), so a
+/// container there changes the image itself; the default image that steps 4
+/// and later start from must never be that one.
+pub fn choose_writable(arg: Option<&str>, state: &State) -> Result<PathBuf> {
+    match arg {
+        Some(_) => choose(arg, state),
+        None => built_image(state, "step03"),
+    }
+}
+
 // ANCHOR: cache
 /// The default rootfs, built on first use.
 pub fn default_rootfs(state: &State) -> Result<PathBuf> {
-    let dir = state.images().join("default");
+    built_image(state, "default")
+}
+
+/// The image `name`, built from the host on first use (or rebuilt when an
+/// older isolab built it).
+fn built_image(state: &State, name: &str) -> Result<PathBuf> {
+    let dir = state.images().join(name);
     let marker = std::fs::read_to_string(dir.join(COMPLETE)).unwrap_or_default();
     if marker.trim() == BUILD_VERSION {
         return Ok(dir);
@@ -80,7 +98,7 @@ pub fn default_rootfs(state: &State) -> Result<PathBuf> {
     }
     let tmp = state
         .images()
-        .join(format!(".default.tmp.{}", std::process::id()));
+        .join(format!(".{name}.tmp.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)
         .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;

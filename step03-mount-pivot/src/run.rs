@@ -19,7 +19,9 @@ use crate::RunArgs;
 pub fn run(args: &RunArgs) -> Result<i32> {
     args.common.check()?;
     let state = args.image.state();
-    let rootfs = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
+    // Written to directly: by default an image of step 3's own, never the
+    // one later steps start from.
+    let rootfs = rootfs::choose_writable(args.image.rootfs.as_deref(), &state)?;
     let (mut runtime, child_end) = sync::channel()?;
     let mut child_end = Some(child_end);
 

@@ -159,13 +159,12 @@ fn dev_has_only_the_default_devices() {
 }
 
 #[test]
-fn default_rootfs_is_built_once_reused_and_rebuilt_when_incomplete() {
+fn step3s_rootfs_is_built_once_reused_and_rebuilt_when_incomplete() {
     require_root();
     let state = TempDir::new("s3-cache");
-    let build = || run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
-    let out = build();
+    let out = run_in(&state, &["--", "true"]);
     assert_eq!(out.code, 0, "{out:?}");
-    let dir = Path::new(out.stdout.trim()).to_path_buf();
+    let dir = state.0.join("rootfs/step03");
     assert!(dir.join(".isolab-complete").exists());
     // Reused: a file we add survives the next run.
     std::fs::write(dir.join("etc/reuse-check"), "x").unwrap();
@@ -186,6 +185,25 @@ fn default_rootfs_is_built_once_reused_and_rebuilt_when_incomplete() {
     );
     assert_eq!(out.stdout, "done\n", "{out:?}");
     assert!(dir.join(".isolab-complete").exists());
+}
+
+#[test]
+fn writes_stay_in_step3s_image_never_the_default_one() {
+    require_root();
+    let state = TempDir::new("s3-writes");
+    let default = run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
+    let default = Path::new(default.stdout.trim()).to_path_buf();
+    let out = run_in(&state, &["--", "sh", "-c", "echo planted > /etc/motd"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // Not isolated yet: the next step-3 container sees it...
+    let out = run_in(&state, &["--", "cat", "/etc/motd"]);
+    assert_eq!(out.stdout, "planted\n", "{out:?}");
+    // ...but the image steps 4 and later start from is untouched.
+    assert!(default.join("etc/passwd").exists());
+    assert!(
+        !default.join("etc/motd").exists(),
+        "step 3 wrote into the default image"
+    );
 }
 
 /// A rootfs made from the default one, with `name` replaced by a symlink.

@@ -225,6 +225,10 @@ fn a_full_disk_at_start_leaves_no_half_made_state() {
         .expect("unshare (util-linux)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stdout.trim(), "rc=125", "stdout {stdout:?} stderr {stderr:?}");
+    assert_eq!(
+        stdout.trim(),
+        "rc=125",
+        "stdout {stdout:?} stderr {stderr:?}"
+    );
     assert!(stderr.contains("No space left"), "{stderr}");
 }
