@@ -9,6 +9,7 @@ pub use step02_pid_ns::*;
 pub mod chroot_escape;
 pub mod dev;
 pub mod elf;
+pub mod environ;
 pub mod image_args;
 pub mod import;
 pub mod masked;

@@ -387,3 +387,47 @@ fn pid_1_keeps_none_of_the_runtimes_fds() {
         "ls /proc/1/fd ran: {out:?}"
     );
 }
+
+#[test]
+fn the_container_gets_its_own_environment() {
+    require_root();
+    let state = TempDir::new("s3-env");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args([
+        "run",
+        "--state-dir",
+        state.arg(),
+        "-e",
+        "A=1",
+        "-e",
+        "PASSED",
+        "-e",
+        "A=2",
+    ])
+    .args(["-e", "NOT_SET_ANYWHERE", "--", "env"])
+    .env("ISOLAB_HOST_SECRET", "x")
+    .env("PASSED", "from-caller")
+    .env_remove("NOT_SET_ANYWHERE")
+    // The caller's PATH names nothing inside: the command is still
+    // found, through the container's own PATH.
+    .env("PATH", "/nonexistent")
+    .stdin(std::process::Stdio::null());
+    let out = step03_mount_pivot::testing::output_of(cmd);
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut got: Vec<&str> = out.stdout.lines().collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "A=2",
+            "HOME=/root",
+            "HOSTNAME=step03",
+            "PASSED=from-caller",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ],
+        "{out:?}"
+    );
+    let out = run_in(&state, &["-e", "=1", "--", "true"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_one_line(&out.stderr);
+}

@@ -10,8 +10,8 @@ use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
 use crate::isolab::sync::{self, Channel};
 use crate::isolab::{
-    Result, clone, dev, exec, init, masked, mount, pause, pivot, prctl, pseudofs, rootfs, signals,
-    uts,
+    Result, clone, dev, environ, exec, init, masked, mount, pause, pivot, prctl, pseudofs, rootfs,
+    signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -73,6 +73,8 @@ fn child(args: &RunArgs, image: &Path, layers: &Layers, chan: &mut Option<Channe
         pivot::pivot_root(rootfs)?;
         // ANCHOR_END: filesystem
         uts::sethostname(&args.hostname)?;
+        let env = environ::for_container(&args.image.env, &args.hostname, 0);
+        environ::replace(&env)?; // the container's own, none of the caller's
         chan.ready()?; // sync 1
         chan.wait_go()?; // sync 2
         if args.no_init {

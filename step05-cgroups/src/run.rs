@@ -11,8 +11,8 @@ use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
 use crate::isolab::sync::{self, Channel};
 use crate::isolab::{
-    Result, cgroupns, clone, dev, exec, init, limits, masked, mount, pause, pivot, prctl, pseudofs,
-    rootfs, signals, uts,
+    Result, cgroupns, clone, dev, environ, exec, init, limits, masked, mount, pause, pivot, prctl,
+    pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -95,6 +95,8 @@ fn child(
         pivot::pivot_root(rootfs)?;
         // ANCHOR_END: filesystem
         uts::sethostname(&args.hostname)?;
+        let env = environ::for_container(&args.image.env, &args.hostname, 0);
+        environ::replace(&env)?; // the container's own, none of the caller's
         chan.ready()?; // sync 1
         chan.wait_go()?; // sync 2
         if args.no_init {

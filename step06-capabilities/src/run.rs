@@ -13,8 +13,8 @@ use crate::isolab::resolve::Root;
 use crate::isolab::sync::{self, Channel};
 use crate::isolab::user::{self, User};
 use crate::isolab::{
-    Result, cgroupns, clone, dev, exec, init, keyring, limits, masked, mount, no_new_privs, pause,
-    pivot, prctl, pseudofs, rootfs, signals, uts,
+    Result, cgroupns, clone, dev, environ, exec, init, keyring, limits, masked, mount,
+    no_new_privs, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -126,6 +126,8 @@ fn child(
             no_new_privs::set()?;
         }
         // ANCHOR_END: privileges
+        let env = environ::for_container(&args.image.env, &args.hostname, user.uid);
+        environ::replace(&env)?; // the container's own, none of the caller's
         chan.ready()?; // sync 1
         chan.wait_go()?; // sync 2
         if args.no_init {

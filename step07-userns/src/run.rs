@@ -15,8 +15,8 @@ use crate::isolab::sync::{self, Channel};
 use crate::isolab::user::{self, User};
 use crate::isolab::userns::{self, Maps};
 use crate::isolab::{
-    Result, cgroupns, clone, dev, exec, idmap, init, keyring, limits, masked, mount, no_new_privs,
-    pause, pivot, prctl, pseudofs, rootfs, signals, uts,
+    Result, cgroupns, clone, dev, environ, exec, idmap, init, keyring, limits, masked, mount,
+    no_new_privs, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -152,6 +152,8 @@ fn child(
             no_new_privs::set()?;
         }
         // ANCHOR_END: privileges
+        let env = environ::for_container(&args.image.env, &args.hostname, user.uid);
+        environ::replace(&env)?; // the container's own, none of the caller's
         chan.ready()?; // sync 1
         chan.wait_go()?; // sync 2
         if args.no_init {
