@@ -171,6 +171,10 @@ pub fn warn(line: &str) {
 pub fn exit(program: &str, result: Result<i32>) -> ! {
     match result {
         Ok(code) => std::process::exit(code),
+        Err(e @ crate::error::Error::BadFlag(_)) => {
+            warn(&format!("{program}: {e} (see {program} --help)"));
+            std::process::exit(e.exit_code())
+        }
         Err(e) => {
             warn(&format!("{program}: {e}"));
             std::process::exit(e.exit_code())

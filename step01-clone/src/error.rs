@@ -7,6 +7,8 @@
 
 use nix::errno::Errno;
 
+/// Exit status of a usage error (clap's, and [`Error::BadFlag`]).
+pub const EXIT_USAGE: i32 = 2;
 /// Exit status when the runtime itself failed.
 pub const EXIT_RUNTIME: i32 = 125;
 /// Exit status when the command exists but can't be executed.
@@ -33,6 +35,11 @@ pub enum Error {
     /// Reading /proc failed (the inspector).
     #[error("{0}")]
     Proc(String),
+    /// A command line that can never work (a value out of range, flags that
+    /// contradict each other), found after clap parsed it: exit 2, like
+    /// clap's own usage errors.
+    #[error("{0}")]
+    BadFlag(String),
     /// Anything the user asked for that can't be done as asked.
     #[error("{0}")]
     Usage(String),
@@ -91,6 +98,7 @@ impl Error {
             // `inspect` of a process that is gone or unreadable.
             Error::Proc(_) => 1,
             Error::Interrupted(signal) => 128 + *signal as i32,
+            Error::BadFlag(_) => EXIT_USAGE,
             _ => EXIT_RUNTIME,
         }
     }

@@ -5,6 +5,7 @@
 //! signals, and open file descriptors.
 
 use std::ffi::CString;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal};
@@ -12,8 +13,9 @@ use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal};
 use crate::error::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_RUNTIME, Error, Result};
 use crate::explain;
 
-/// Exec `argv` (searching PATH like a shell). Returns only on failure: the
-/// error carries docker's exit code for it, 127 not found, 126 not executable.
+/// Exec `argv`, searching PATH for a bare name like a shell does. Returns
+/// only on failure: the error carries docker's exit code for it, 127 not
+/// found, 126 not executable.
 pub fn execvp(argv: &[String]) -> Error {
     match try_execvp(argv) {
         Ok(never) => match never {},
@@ -27,15 +29,18 @@ fn try_execvp(argv: &[String]) -> Result<std::convert::Infallible> {
         .map(|a| CString::new(a.as_bytes()))
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| Error::Exec("command contains a NUL byte".into(), EXIT_RUNTIME))?;
-    let Some(program) = cargs.first() else {
+    if cargs.is_empty() {
         return Err(Error::Exec("no command given".into(), EXIT_RUNTIME));
-    };
+    }
+    let path = search_path(&argv[0])?;
+    let cpath = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Exec("command contains a NUL byte".into(), EXIT_RUNTIME))?;
 
     prepare_inheritance()?;
-    // No "= result": on success execvp does not return to say so.
+    // No "= result": on success execve does not return to say so.
     explain::call(&format!(
-        "execvp({}, {})",
-        explain::quoted(&argv[0]),
+        "execve({}, {})",
+        explain::quoted(&path.display().to_string()),
         explain::argv(argv)
     ));
     // Rust sets SIGPIPE to "ignore" in every program it starts, and an
@@ -46,8 +51,42 @@ fn try_execvp(argv: &[String]) -> Result<std::convert::Infallible> {
     // SAFETY: restoring the default disposition installs no Rust handler.
     unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
         .map_err(|e| Error::syscall("signal(SIGPIPE, SIG_DFL)", e))?;
-    let errno = nix::unistd::execvp(program, &cargs).unwrap_err();
-    Err(exec_error(&argv[0], errno))
+    // execv, not glibc's execvp: on ENOEXEC execvp runs the file with
+    // /bin/sh, so a binary for another architecture would come out as shell
+    // errors and "not found". The kernel's answer is the honest one.
+    let errno = nix::unistd::execv(&cpath, &cargs).unwrap_err();
+    Err(exec_error(&argv[0], &path, errno))
+}
+
+/// Where `name` is: itself when it has a `/`, else the first executable
+/// file of that name in a directory of PATH (this process's, which from
+/// step 3 on is the container's). Not found is 127, found but not
+/// executable 126, as a shell says.
+pub fn search_path(name: &str) -> Result<PathBuf> {
+    if name.contains('/') {
+        return Ok(PathBuf::from(name));
+    }
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
+    let mut not_executable = None;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(name);
+        match nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK) {
+            Ok(()) if candidate.is_file() => return Ok(candidate),
+            Ok(()) => {}
+            Err(Errno::EACCES) if candidate.is_file() => not_executable = Some(candidate),
+            Err(_) => {}
+        }
+    }
+    match not_executable {
+        Some(p) => Err(exec_error(name, &p, Errno::EACCES)),
+        None => Err(Error::Exec(
+            format!(
+                "{name}: command not found in PATH ({path}): check the name, or give its full path"
+            ),
+            EXIT_NOT_FOUND,
+        )),
+    }
 }
 
 // ANCHOR: inheritance
@@ -83,30 +122,63 @@ fn prepare_inheritance() -> Result<()> {
 }
 // ANCHOR_END: inheritance
 
-/// The one-line message and exit code for a failed exec.
-pub fn exec_error(program: &str, errno: Errno) -> Error {
+/// The one-line message and exit code for a failed exec of `path` (what
+/// `program` resolved to).
+pub fn exec_error(program: &str, path: &Path, errno: Errno) -> Error {
+    let shown = path.display();
     match errno {
+        // The file is there, so what is missing is what it names: a
+        // script's interpreter, or an ELF program's dynamic loader.
+        Errno::ENOENT if path.is_file() => Error::Exec(
+            match interpreter(path) {
+                Some(interp) => format!(
+                    "{shown}: its interpreter {interp} (from the #! line) is not in the container (execve: ENOENT)"
+                ),
+                None => format!(
+                    "{shown}: exists, but the dynamic loader it names (its ELF PT_INTERP) is not in the container (execve: ENOENT): is it built for this image?"
+                ),
+            },
+            EXIT_NOT_FOUND,
+        ),
         Errno::ENOENT => Error::Exec(
             format!(
-                "{program}: command not found (execvp: ENOENT): check the name and PATH inside the container"
+                "{program}: command not found (execve: ENOENT): check the name and PATH inside the container"
             ),
             EXIT_NOT_FOUND,
         ),
-        Errno::EPERM => Error::Exec(
+        Errno::ENOEXEC => Error::Exec(
             format!(
-                "{program}: not permitted to execute (execvp: EPERM): it needs privileges the container may not have (file capabilities beyond its bounding set?)"
+                "{shown}: exec format error (execve: ENOEXEC): not a program for this machine's architecture, nor a script starting with #!"
             ),
             EXIT_NOT_EXECUTABLE,
         ),
-        Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR => Error::Exec(
-            format!("{program}: not executable (execvp: {errno}): check its mode and format"),
+        Errno::EPERM => Error::Exec(
+            format!(
+                "{program}: not permitted to execute (execve: EPERM): it needs privileges the container may not have (file capabilities beyond its bounding set?)"
+            ),
+            EXIT_NOT_EXECUTABLE,
+        ),
+        Errno::EACCES | Errno::EISDIR => Error::Exec(
+            format!(
+                "{shown}: not executable (execve: {errno}): check its mode, and that it is a file"
+            ),
             EXIT_NOT_EXECUTABLE,
         ),
         _ => Error::Exec(
-            format!("{program}: execvp failed: {errno}"),
+            format!("{shown}: execve failed: {errno}"),
             EXIT_NOT_EXECUTABLE,
         ),
     }
+}
+
+/// The interpreter a `#!` line names, if `path` starts with one.
+fn interpreter(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = String::from_utf8_lossy(line.split(|&b| b == b'\n').next()?).into_owned();
+    line.split_whitespace().next().map(str::to_string)
 }
 
 #[cfg(test)]
@@ -115,12 +187,38 @@ mod tests {
 
     #[test]
     fn exec_error_codes() {
-        assert_eq!(exec_error("nope", Errno::ENOENT).exit_code(), 127);
-        assert_eq!(exec_error("/etc", Errno::EACCES).exit_code(), 126);
+        let nope = Path::new("/no/such/file");
+        assert_eq!(exec_error("nope", nope, Errno::ENOENT).exit_code(), 127);
+        assert_eq!(
+            exec_error("/etc", Path::new("/etc"), Errno::EACCES).exit_code(),
+            126
+        );
+        assert_eq!(exec_error("x", nope, Errno::ENOEXEC).exit_code(), 126);
         assert!(
-            exec_error("nope", Errno::ENOENT)
+            exec_error("nope", nope, Errno::ENOENT)
                 .to_string()
                 .contains("not found")
         );
+    }
+
+    #[test]
+    fn a_missing_interpreter_is_named() {
+        let dir = std::env::temp_dir().join(format!("isolab-interp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("s");
+        std::fs::write(&script, "#!/no/such/python3 -u\nprint(1)\n").unwrap();
+        let e = exec_error("s", &script, Errno::ENOENT);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(e.to_string().contains("/no/such/python3"), "{e}");
+        assert_eq!(e.exit_code(), 127);
+    }
+
+    #[test]
+    fn path_search_finds_or_says_why_not() {
+        let sh = search_path("sh").unwrap();
+        assert!(sh.ends_with("sh"), "{sh:?}");
+        assert_eq!(search_path("/x/y").unwrap(), PathBuf::from("/x/y"));
+        let e = search_path("no-such-command-isolab").unwrap_err();
+        assert_eq!(e.exit_code(), 127);
     }
 }

@@ -14,6 +14,7 @@ pub enum RootfsCommand {
     /// Unpack a rootfs tarball (docker export, Alpine minirootfs .tar.gz) as NAME
     Import {
         tarball: PathBuf,
+        #[arg(value_parser = parse_image_name)]
         name: String,
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
@@ -40,6 +41,23 @@ pub enum RootfsCommand {
     },
 }
 
+/// clap's parser for an image NAME: letters, digits, '-', '_' and '.', not
+/// starting with '.' (a name is a directory under `<lib>/rootfs`).
+pub fn parse_image_name(name: &str) -> std::result::Result<String, String> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid image name: use letters, digits, '-', '_' and '.'"
+        ))
+    }
+}
+
 /// Run a `rootfs` subcommand.
 pub fn run(cmd: &RootfsCommand) -> Result<i32> {
     match cmd {
@@ -48,11 +66,6 @@ pub fn run(cmd: &RootfsCommand) -> Result<i32> {
             name,
             state_dir,
         } => {
-            if name.contains('/') || name.starts_with('.') || name.is_empty() {
-                return Err(Error::Usage(format!(
-                    "{name:?} is not a valid image name: use letters, digits, '-' and '_'"
-                )));
-            }
             let state = State::new(state_dir.as_deref());
             let dest = state.images().join(name);
             let report = import::import(tarball, &dest)?;

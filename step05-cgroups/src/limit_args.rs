@@ -5,25 +5,26 @@ use crate::error::Result;
 use crate::limits::{self, Limits};
 
 /// `--memory`, `--pids-limit`, `--cpus`, `--cpu-shares`, `--stats`.
-/// Values are parsed by [`LimitArgs::limits`], not by clap, so that a bad
-/// one is a runtime error (exit 125), like docker's.
+/// clap parses each value with the parsers of [`limits`], so a bad one is a
+/// usage error (exit 2) before anything is created.
 #[derive(Debug, clap::Args)]
 pub struct LimitArgs {
     /// Memory limit (k, m or g suffix); swap is limited to the same
-    #[arg(long, value_name = "SIZE", allow_negative_numbers = true)]
-    pub memory: Option<String>,
+    #[arg(long, value_name = "SIZE", allow_negative_numbers = true, value_parser = limits::parse_memory)]
+    pub memory: Option<u64>,
 
     /// Maximum number of processes and threads
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub pids_limit: Option<String>,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = limits::parse_pids)]
+    pub pids_limit: Option<u64>,
 
     /// CPU bandwidth, in CPUs (0.5 = half of one CPU)
-    #[arg(long, value_name = "CPUS", allow_negative_numbers = true)]
-    pub cpus: Option<String>,
+    // Parsed into the CFS quota in microseconds per 100 ms period.
+    #[arg(long, value_name = "CPUS", allow_negative_numbers = true, value_parser = limits::parse_cpus)]
+    pub cpus: Option<u64>,
 
     /// Relative CPU weight (2-262144, default 1024; cpu.weight on v2)
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub cpu_shares: Option<String>,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = limits::parse_shares)]
+    pub cpu_shares: Option<u64>,
 
     /// Print what the cgroup measured when the container ends
     #[arg(long)]
@@ -34,10 +35,10 @@ impl LimitArgs {
     /// The limits asked for, parsed and checked.
     pub fn limits(&self, with_init: bool) -> Result<Limits> {
         limits::from_flags(
-            self.memory.as_deref(),
-            self.pids_limit.as_deref(),
-            self.cpus.as_deref(),
-            self.cpu_shares.as_deref(),
+            self.memory,
+            self.pids_limit,
+            self.cpus,
+            self.cpu_shares,
             with_init,
         )
     }

@@ -105,29 +105,20 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 }
 // ANCHOR_END: shares_to_weight
 
-/// Parse the flags as given (`None` when absent), then [`check`] them.
+/// The limits from the flags as clap parsed them (`None` when absent),
+/// [`check`]ed together.
 pub fn from_flags(
-    memory: Option<&str>,
-    pids: Option<&str>,
-    cpus: Option<&str>,
-    shares: Option<&str>,
+    memory: Option<u64>,
+    pids: Option<u64>,
+    cpu_quota_us: Option<u64>,
+    cpu_shares: Option<u64>,
     with_init: bool,
 ) -> Result<Limits> {
-    let bad = |flag: &'static str| move |e: String| Error::Usage(format!("--{flag}: {e}"));
     let limits = Limits {
-        memory: memory
-            .map(parse_memory)
-            .transpose()
-            .map_err(bad("memory"))?,
-        pids: pids
-            .map(parse_pids)
-            .transpose()
-            .map_err(bad("pids-limit"))?,
-        cpu_quota_us: cpus.map(parse_cpus).transpose().map_err(bad("cpus"))?,
-        cpu_shares: shares
-            .map(parse_shares)
-            .transpose()
-            .map_err(bad("cpu-shares"))?,
+        memory,
+        pids,
+        cpu_quota_us,
+        cpu_shares,
     };
     check(&limits, with_init)?;
     Ok(limits)
@@ -155,7 +146,7 @@ pub fn report(stats: &crate::cgroup::Stats, limits: &Limits, exit_code: i32, sho
 /// Checks that need two flags at once.
 pub fn check(limits: &Limits, with_init: bool) -> Result<()> {
     if limits.pids == Some(1) && with_init {
-        return Err(Error::Usage(
+        return Err(Error::BadFlag(
             "--pids-limit 1 leaves no room for the command next to the init: use 2 or more, or --no-init".into(),
         ));
     }

@@ -285,9 +285,11 @@ fn bad_limits_are_one_line_errors_and_create_nothing() {
         ("--cpus", "0", "more than 0"),
         ("--pids-limit", "0", "would not even let"),
         ("--cpu-shares", "1", "from 2 to 262144"),
+        ("--pids-limit", "1", "no room for the command"),
     ] {
+        // Usage errors, found before anything is created: exit 2.
         let out = run_in(&state, &[flag, value, "--", "true"]);
-        assert_eq!(out.code, 125, "{flag} {value}: {out:?}");
+        assert_eq!(out.code, 2, "{flag} {value}: {out:?}");
         assert_one_line(&out.stderr);
         assert!(out.stderr.contains(text), "{flag} {value}: {}", out.stderr);
     }

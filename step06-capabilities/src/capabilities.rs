@@ -45,8 +45,16 @@ pub struct Plan {
     pub ambient: BTreeSet<u32>,
 }
 
-/// One `--cap-add`/`--cap-drop` value: a name (`NET_ADMIN`, `cap_net_admin`)
-/// or `ALL`.
+/// clap's parser for one `--cap-add`/`--cap-drop` value: checked with
+/// [`parse_names`], kept as given.
+pub fn parse_flag(value: &str) -> std::result::Result<String, String> {
+    parse_names(&[value.to_string()])
+        .map(|_| value.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// `--cap-add`/`--cap-drop` values: names (`NET_ADMIN`, `cap_net_admin`,
+/// comma-separated lists) or `ALL`.
 pub fn parse_names(values: &[String]) -> Result<BTreeSet<u32>> {
     let last = cap_last_cap();
     let mut out = BTreeSet::new();
@@ -65,7 +73,7 @@ pub fn parse_names(values: &[String]) -> Result<BTreeSet<u32>> {
                 out.insert(n);
             }
             Some(_) => {
-                return Err(Error::Usage(format!(
+                return Err(Error::BadFlag(format!(
                     "{v} is not supported by this kernel (cap_last_cap is {last})"
                 )));
             }
@@ -74,7 +82,7 @@ pub fn parse_names(values: &[String]) -> Result<BTreeSet<u32>> {
                     .iter()
                     .map(|n| n.trim_start_matches("CAP_"))
                     .collect();
-                return Err(Error::Usage(format!(
+                return Err(Error::BadFlag(format!(
                     "unknown capability {v:?}: valid names are ALL, {}",
                     valid.join(", ")
                 )));

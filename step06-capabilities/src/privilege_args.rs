@@ -1,17 +1,18 @@
 //! The `run` flags step 6 adds. Later steps flatten this group into their
 //! own `run`.
 
+use crate::capabilities;
 use crate::user::{self, User};
 
 /// `--cap-add`, `--cap-drop`, `--user`, `--allow-new-privs`.
 #[derive(Debug, clap::Args)]
 pub struct PrivilegeArgs {
     /// Add capabilities to docker's default set (NET_ADMIN, cap_sys_admin, ALL)
-    #[arg(long, value_name = "CAP")]
+    #[arg(long, value_name = "CAP", value_parser = capabilities::parse_flag)]
     pub cap_add: Vec<String>,
 
     /// Remove capabilities from the default set (ALL removes every one)
-    #[arg(long, value_name = "CAP")]
+    #[arg(long, value_name = "CAP", value_parser = capabilities::parse_flag)]
     pub cap_drop: Vec<String>,
 
     /// Run the command as UID[:GID], with no supplementary groups

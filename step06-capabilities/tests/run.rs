@@ -172,7 +172,7 @@ fn unknown_capabilities_list_the_valid_names() {
     require_root();
     let state = TempDir::new("s6-bad");
     let out = run_in(&state, &["--cap-add", "SYS_ADMN", "--", "true"]);
-    assert_eq!(out.code, 125, "{out:?}");
+    assert_eq!(out.code, 2, "a usage error: {out:?}");
     assert_one_line(&out.stderr);
     assert!(
         out.stderr.contains("unknown capability \"SYS_ADMN\"") && out.stderr.contains("SYS_ADMIN"),
