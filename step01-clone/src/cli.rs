@@ -120,21 +120,32 @@ pub fn parse<T: clap::Parser>() -> T {
     }
 }
 
-/// The one line that says what is wrong in clap's multi-line usage error.
+/// The one line that says what is wrong in clap's multi-line usage error,
+/// with clap's help kept: a suggestion (`tip: a similar argument exists:
+/// '--memory'`) and the possible values of an enum flag.
 pub fn usage_line(rendered: &str) -> String {
     let mut lines = rendered.lines();
     let first = lines.next().unwrap_or("bad usage");
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    let rest: Vec<&str> = lines.collect();
     // "the following required arguments were not provided:" names them on
     // the next lines, indented.
-    if first.ends_with(':') {
-        let missing: Vec<&str> = lines
+    let mut line = if first.ends_with(':') {
+        let missing: Vec<&str> = rest
+            .iter()
             .take_while(|l| l.starts_with("  "))
-            .map(str::trim)
+            .map(|l| l.trim())
             .collect();
-        return format!("{first} {}", missing.join(" "));
+        format!("{first} {}", missing.join(" "))
+    } else {
+        first.to_string()
+    };
+    for extra in rest.iter().map(|l| l.trim()) {
+        if extra.starts_with("tip:") || extra.starts_with("[possible values:") {
+            line.push_str(&format!("; {extra}"));
+        }
     }
-    first.to_string()
+    line
 }
 
 /// Write `text` to stdout for a subcommand (`inspect`, `cleanup`, ...). A
@@ -193,9 +204,34 @@ mod tests {
             usage_line(clap_text),
             "the following required arguments were not provided: <CMD>..."
         );
-        assert_eq!(
-            usage_line("error: unexpected argument '--bogus' found\n\n  tip: ...\n"),
-            "unexpected argument '--bogus' found"
+    }
+
+    /// Real clap errors, rendered by the clap this workspace builds with.
+    #[test]
+    fn suggestions_and_possible_values_are_kept() {
+        use clap::{Arg, Command};
+        let cmd = || {
+            Command::new("x")
+                .arg(Arg::new("memory").long("memory"))
+                .arg(
+                    Arg::new("format")
+                        .long("format")
+                        .value_parser(["table", "json"]),
+                )
+        };
+        let e = cmd()
+            .try_get_matches_from(["x", "--memroy", "5m"])
+            .unwrap_err();
+        let line = usage_line(&e.render().to_string());
+        assert!(
+            line.contains("'--memroy'") && line.contains("'--memory'"),
+            "{line}"
         );
+        let e = cmd()
+            .try_get_matches_from(["x", "--format", "yaml"])
+            .unwrap_err();
+        let line = usage_line(&e.render().to_string());
+        assert!(line.contains("table") && line.contains("json"), "{line}");
+        assert!(!line.contains('\n'));
     }
 }

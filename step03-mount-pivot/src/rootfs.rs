@@ -47,11 +47,15 @@ pub fn choose(arg: Option<&str>, state: &State) -> Result<PathBuf> {
         Some(a) if a.contains('/') || a == "." => PathBuf::from(a),
         Some(name) => state.images().join(name),
     };
-    let meta = std::fs::metadata(&path).map_err(|_| {
-        Error::Usage(format!(
+    let meta = std::fs::metadata(&path).map_err(|_| match arg {
+        // A bare name is an image name; the user may have meant a folder.
+        Some(name) if !name.contains('/') && Path::new(name).is_dir() => Error::Usage(format!(
+            "there is no image named {name:?} (`rootfs list` names them): for the directory {name} here, write ./{name}"
+        )),
+        _ => Error::Usage(format!(
             "rootfs {} does not exist: give a directory, or a name from `rootfs list`",
             path.display()
-        ))
+        )),
     })?;
     if !meta.is_dir() {
         return Err(Error::Usage(format!(

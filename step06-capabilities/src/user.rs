@@ -30,10 +30,15 @@ pub fn parse(text: &str) -> std::result::Result<User, String> {
         Some((u, g)) => (u, Some(g)),
         None => (text, None),
     };
-    let num = |s: &str, what: &str| {
-        s.parse::<u32>().map_err(|_| {
-            format!("{what} {s:?} is not a number: use --user UID[:GID], e.g. 1000:1000")
-        })
+    let num = |s: &str, what: &str| match s.parse::<u64>() {
+        // (u32)-1 is "no change" to setresuid(2): not an id.
+        Ok(n) if n < u64::from(u32::MAX) => Ok(n as u32),
+        Ok(_) => Err(format!(
+            "{what} {s} is out of range: ids go from 0 to 4294967294"
+        )),
+        Err(_) => Err(format!(
+            "{what} {s:?} is not a number: use --user UID[:GID], e.g. 1000:1000 (names are not looked up)"
+        )),
     };
     let uid = num(u, "uid")?;
     let gid = match g {
@@ -104,5 +109,6 @@ mod tests {
         assert_eq!(parse("1000:50"), Ok(User { uid: 1000, gid: 50 }));
         assert!(parse("alice").unwrap_err().contains("not a number"));
         assert!(parse("1000:").is_err());
+        assert!(parse("99999999999").unwrap_err().contains("out of range"));
     }
 }

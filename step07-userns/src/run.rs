@@ -33,7 +33,8 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         &args.privileges.cap_drop,
         user.uid == 0,
     )?;
-    let maps = userns::choose(args.maps.uid_map, args.maps.gid_map);
+    let maps = userns::choose(args.maps.uid_map, args.maps.gid_map)?;
+    userns::check_user(&maps, user.uid, user.gid)?; // the kernel would say only EINVAL
     let layout = Layout::detect()?;
     // What killed runtimes left behind: their layers, state and cgroups.
     container::sweep_stale_with(&state, |id| cgroup::remove_stale(&layout, id));

@@ -43,11 +43,14 @@ pub fn parse_map(text: &str) -> std::result::Result<IdMap, String> {
     let parts: Vec<&str> = text.split(':').collect();
     let nums: Option<Vec<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
     match nums.as_deref() {
-        Some([inside, outside, count]) if *count > 0 => Ok(IdMap {
-            inside: *inside,
+        Some([0, outside, count]) if *count > 0 => Ok(IdMap {
+            inside: 0,
             outside: *outside,
             count: *count,
         }),
+        Some([_, _, count]) if *count > 0 => Err(format!(
+            "{text:?} leaves container root unmapped: the map must start at id 0 inside, e.g. 0:1000000:65536"
+        )),
         _ => Err(format!(
             "{text:?} is not a map: use INSIDE:OUTSIDE:COUNT, e.g. 0:1000000:65536"
         )),
@@ -82,9 +85,14 @@ pub struct Maps {
 /// `isolab` entries of /etc/subuid and /etc/subgid, else the fixed range.
 /// As a normal user: the own uid as 0, plus the user's subuid range as
 /// 1.. when newuidmap is installed.
-pub fn choose(uid_map: Option<IdMap>, gid_map: Option<IdMap>) -> Maps {
+pub fn choose(uid_map: Option<IdMap>, gid_map: Option<IdMap>) -> Result<Maps> {
     let euid = nix::unistd::geteuid().as_raw();
     let egid = nix::unistd::getegid().as_raw();
+    if !crate::pseudofs::real_root() && (uid_map.is_some() || gid_map.is_some()) {
+        return Err(Error::BadFlag(
+            "--uid-map and --gid-map need root: rootless, isolab maps your own uid to root (and, with newuidmap, your /etc/subuid range after it)".into(),
+        ));
+    }
     if crate::pseudofs::real_root() {
         let pick = |given: Option<IdMap>, file: &str| {
             given.unwrap_or_else(|| {
@@ -97,12 +105,12 @@ pub fn choose(uid_map: Option<IdMap>, gid_map: Option<IdMap>) -> Maps {
                 }
             })
         };
-        return Maps {
+        return Ok(Maps {
             uid: vec![pick(uid_map, "/etc/subuid")],
             gid: vec![pick(gid_map, "/etc/subgid")],
             helpers: false,
             single: false,
-        };
+        });
     }
     let name = std::env::var("USER").unwrap_or_default();
     let helpers = which("newuidmap") && which("newgidmap");
@@ -113,7 +121,7 @@ pub fn choose(uid_map: Option<IdMap>, gid_map: Option<IdMap>) -> Maps {
         outside: id,
         count: 1,
     };
-    match (helpers, subuid, subgid) {
+    Ok(match (helpers, subuid, subgid) {
         (true, Some((us, uc)), Some((gs, gc))) => Maps {
             uid: vec![
                 own(euid),
@@ -140,9 +148,38 @@ pub fn choose(uid_map: Option<IdMap>, gid_map: Option<IdMap>) -> Maps {
             helpers: false,
             single: true,
         },
-    }
+    })
 }
 // ANCHOR_END: choose
+
+/// `--user` must name ids the maps have inside: the kernel refuses a
+/// switch to an unmapped id with a bare EINVAL.
+pub fn check_user(maps: &Maps, uid: u32, gid: u32) -> Result<()> {
+    let covers = |list: &[IdMap], id: u32| {
+        list.iter()
+            .any(|m| id >= m.inside && u64::from(id) < u64::from(m.inside) + u64::from(m.count))
+    };
+    let last = |list: &[IdMap]| {
+        list.iter()
+            .map(|m| u64::from(m.inside) + u64::from(m.count) - 1)
+            .max()
+            .unwrap_or(0)
+    };
+    for (what, list, id) in [("uid", &maps.uid, uid), ("gid", &maps.gid, gid)] {
+        if !covers(list, id) {
+            return Err(Error::BadFlag(format!(
+                "--user {what} {id} is not mapped in the container (its {what}_map covers 0 to {}): use an id in that range{}",
+                last(list),
+                if maps.single {
+                    " (rootless without newuidmap and a subuid range, only 0 exists)"
+                } else {
+                    ", or a wider --uid-map/--gid-map"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
 
 fn which(program: &str) -> bool {
     std::env::var_os("PATH")
@@ -196,10 +233,14 @@ pub fn write_maps(pid: i32, maps: &Maps) -> Result<()> {
 fn write(path: &str, value: &str) -> Result<()> {
     // One write(2) each: the kernel accepts a map only once, whole.
     std::fs::write(path, value).map_err(|e| {
-        Error::syscall(
-            format!("write({path:?}, {value:?})"),
-            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-        )
+        let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
+        let err = Error::syscall(format!("write({path:?}, {value:?})"), errno);
+        match errno {
+            nix::errno::Errno::EINVAL => err.with_hint(
+                "the kernel refused this map: OUTSIDE+COUNT must stay below 2^32 and ranges must not overlap",
+            ),
+            _ => err,
+        }
     })?;
     explain::syscall(
         &format!("write({path:?}, {:?})", value.trim_end()),

@@ -392,3 +392,31 @@ fn the_callers_session_keyring_stays_behind() {
     let out = step07_userns::testing::output_of(cmd);
     assert_eq!(out.stdout.trim(), "0", "{out:?}");
 }
+
+#[test]
+fn map_mistakes_are_usage_errors_that_name_the_fix() {
+    require_root();
+    let state = TempDir::new("s7-map-mistakes");
+    for (args, text) in [
+        (&["--user", "70000"][..], "not mapped in the container"),
+        (
+            &["--uid-map", "1:1000000:100"][..],
+            "leaves container root unmapped",
+        ),
+        (&["--user", "99999999999"][..], "out of range"),
+    ] {
+        let mut full = args.to_vec();
+        full.extend_from_slice(&["--", "true"]);
+        let out = run_in(&state, &full);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert_one_line(&out.stderr);
+        assert!(out.stderr.contains(text), "{args:?}: {out:?}");
+    }
+    let user = Rootless::new("s7-rootless-map");
+    let out = user.sh("\"$ISOLAB\" run --uid-map 0:1000:1 -- true");
+    assert_eq!(
+        out.code, 2,
+        "rootless --uid-map is refused, not ignored: {out:?}"
+    );
+    assert!(out.stderr.contains("need root"), "{out:?}");
+}
