@@ -7,7 +7,7 @@
 use clap::{Args, ValueEnum};
 use nix::unistd::Pid;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::explain;
 use crate::inspect::{self, render};
 
@@ -42,6 +42,11 @@ pub struct Common {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
+    /// Write --inspect's output to FILE instead of stderr, where the
+    /// command's own stderr can't mix into it (implies --inspect)
+    #[arg(long, value_name = "FILE")]
+    pub inspect_to: Option<std::path::PathBuf>,
+
     /// The command to run in the container, and its arguments
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -72,13 +77,21 @@ impl Common {
     /// What the instructor asked to see at the door, before exec:
     /// the inspector's comparison, then the pause.
     pub fn before_exec(&self, child: Pid, pause_hints: &[String]) -> Result<()> {
-        if self.inspect {
+        if self.inspect || self.inspect_to.is_some() {
             let cmp = inspect::compare(child.as_raw(), std::process::id() as i32)?;
+            let color = self.inspect_to.is_none() && explain::use_color(&std::io::stderr());
             let text = match self.format {
-                Format::Table => render::table(&cmp, explain::use_color(&std::io::stderr())),
+                Format::Table => render::table(&cmp, color),
                 Format::Json => render::json(&cmp) + "\n",
             };
-            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+            match &self.inspect_to {
+                Some(file) => std::fs::write(file, text)
+                    .map_err(|e| Error::io(format!("writing {}", file.display()), e))?,
+                None => {
+                    let _ =
+                        std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+                }
+            }
         }
         if self.pause {
             crate::pause::pause(child, pause_hints)?;

@@ -228,3 +228,29 @@ fn exec_failures_say_what_is_wrong() {
     assert!(out.stderr.contains("/no/such/interpreter"), "{out:?}");
     assert_one_line(&out.stderr);
 }
+
+#[test]
+fn inspect_to_a_file_keeps_the_commands_stderr_out() {
+    require_root();
+    let dir = TempDir::new("s1-inspect-to");
+    let file = dir.0.join("inspect.json");
+    let out = run(
+        BIN,
+        &[
+            "run",
+            "--inspect-to",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo '{not json' >&2",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stderr, "{not json\n", "only the command's stderr");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json["namespaces"]["uts"], "new");
+}
