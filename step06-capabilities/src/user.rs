@@ -55,7 +55,7 @@ pub fn switch(user: User) -> Result<()> {
     explain::syscall("prctl(PR_SET_KEEPCAPS, 1)", 0);
     // In a user namespace whose setgroups is "deny" (rootless, step 7)
     // the call is refused; there are no supplementary groups to clear.
-    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    let denied = setgroups_denied();
     if !denied {
         nix::unistd::setgroups(&[]).or_syscall(|| "setgroups(0, [])".into())?;
         explain::syscall("setgroups(0, [])", 0);
@@ -77,19 +77,34 @@ pub fn verify(user: User) -> Result<()> {
         .map_err(|e| Error::io("reading /proc/self/status", e))?;
     let want_u = format!("{0}\t{0}\t{0}\t{0}", user.uid);
     let want_g = format!("{0}\t{0}\t{0}\t{0}", user.gid);
-    let ok = crate::inspect::status_field(&status, "Uid") == Some(want_u.as_str())
-        && crate::inspect::status_field(&status, "Gid") == Some(want_g.as_str())
-        && crate::inspect::status_field(&status, "Groups")
-            .unwrap_or("")
-            .is_empty();
-    if ok {
+    let field = |name| crate::inspect::status_field(&status, name).unwrap_or("");
+    // In a user namespace whose setgroups is "deny" (rootless without a
+    // subuid range, step 7) the caller's supplementary groups can't be
+    // dropped: the kernel keeps them, shown inside as the overflow gid.
+    let groups_ok = field("Groups").is_empty() || setgroups_denied();
+    if field("Uid") == want_u && field("Gid") == want_g && groups_ok {
+        if !field("Groups").is_empty() {
+            explain::note(&format!(
+                "supplementary groups {} stay: setgroups(2) is denied in this user namespace",
+                field("Groups").trim()
+            ));
+        }
         Ok(())
     } else {
         Err(Error::Usage(format!(
-            "switching to {}:{} did not take",
-            user.uid, user.gid
+            "switching to {}:{} did not take: Uid {:?}, Gid {:?}, Groups {:?} in /proc/self/status",
+            user.uid,
+            user.gid,
+            field("Uid"),
+            field("Gid"),
+            field("Groups")
         )))
     }
+}
+
+/// Is setgroups(2) refused in this process's user namespace?
+pub fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 // ANCHOR_END: verify
 

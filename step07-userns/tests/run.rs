@@ -180,7 +180,8 @@ impl Rootless {
             .args([
                 "--reuid=1000",
                 "--regid=1000",
-                "--clear-groups",
+                // A login user has supplementary groups: keep some.
+                "--groups=1000,4242",
                 "sh",
                 "-c",
                 script,
