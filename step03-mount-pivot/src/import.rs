@@ -22,6 +22,8 @@ pub struct Report {
     pub unpacked: usize,
     /// Entries refused, each with the reason.
     pub refused: Vec<String>,
+    /// Device nodes left out (a normal user can't create them).
+    pub skipped_devices: usize,
 }
 
 // ANCHOR: unsafe_path
@@ -114,7 +116,11 @@ pub fn import(tarball: &Path, dest: &Path) -> Result<Report> {
 fn unpack(reader: impl Read, dest: &Path) -> Result<Report> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
+    // Owners as the archive says only as real root; a normal user (step 7,
+    // rootless) can't give files away, and owns them all: their own uid
+    // is root inside the container.
+    let root = crate::pseudofs::real_root();
+    archive.set_preserve_ownerships(root);
     archive.set_overwrite(true);
     let mut report = Report::default();
     let bad = |e: std::io::Error| Error::Usage(format!("not a readable tar archive: {e}"));
@@ -149,6 +155,12 @@ fn unpack(reader: impl Read, dest: &Path) -> Result<Report> {
             }
         }
         // ANCHOR_END: refuse
+        let kind = entry.header().entry_type();
+        if !root && (kind.is_character_special() || kind.is_block_special()) {
+            // mknod(2) needs CAP_MKNOD; the runtime makes /dev itself.
+            report.skipped_devices += 1;
+            continue;
+        }
         match entry.unpack_in(dest) {
             Ok(true) => report.unpacked += 1,
             Ok(false) => report.refused.push(format!("{shown}: outside the target")),
@@ -156,7 +168,10 @@ fn unpack(reader: impl Read, dest: &Path) -> Result<Report> {
                 let cause = std::error::Error::source(&e)
                     .map(|c| format!(": {c}"))
                     .unwrap_or_default();
-                report.refused.push(format!("{shown}: {e}{cause}"))
+                // Not a refusal of ours: the image would be incomplete.
+                return Err(Error::Usage(format!(
+                    "could not unpack {shown}: {e}{cause}; nothing was imported"
+                )));
             }
         }
     }

@@ -72,6 +72,12 @@ pub fn run(cmd: &RootfsCommand) -> Result<i32> {
             for refused in &report.refused {
                 crate::cli::warn(&format!("refused: {refused}"));
             }
+            if report.skipped_devices > 0 {
+                crate::cli::warn(&format!(
+                    "note: left out {} device node(s): only root may create them, and the container's /dev is made at run time",
+                    report.skipped_devices
+                ));
+            }
             crate::cli::outln(&format!(
                 "imported {} entries into {} ({} refused)",
                 report.unpacked,

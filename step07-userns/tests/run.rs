@@ -421,3 +421,59 @@ fn map_mistakes_are_usage_errors_that_name_the_fix() {
     );
     assert!(out.stderr.contains("need root"), "{out:?}");
 }
+
+#[test]
+fn a_normal_user_imports_a_rootfs_tarball() {
+    require_root();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let user = Rootless::new("s7-import");
+    // An image as root made it: a program, a private file, a device node.
+    let tree = user.dir.0.join("tree");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::create_dir_all(tree.join("dev")).unwrap();
+    std::fs::write(tree.join("bin/tool"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(
+        tree.join("bin/tool"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(tree.join("etc/secret"), "x").unwrap();
+    std::fs::set_permissions(
+        tree.join("etc/secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    nix::sys::stat::mknod(
+        &tree.join("dev/null"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
+    let tarball = user.dir.0.join("image.tar");
+    let ok = Command::new("tar")
+        .args([
+            "-C",
+            tree.to_str().unwrap(),
+            "-cf",
+            tarball.to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .expect("tar");
+    assert!(ok.success());
+    std::fs::set_permissions(&tarball, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = user.sh(&format!(
+        "\"$ISOLAB\" rootfs import {} img",
+        tarball.display()
+    ));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("left out 1 device node"), "{out:?}");
+    let image = user.dir.0.join("home/.local/share/isolab/rootfs/img");
+    let meta = std::fs::metadata(image.join("bin/tool")).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o755, "modes kept");
+    assert_eq!(meta.uid(), 1000, "owned by the user, who is root inside");
+    let meta = std::fs::metadata(image.join("etc/secret")).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o600);
+}
