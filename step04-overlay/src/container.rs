@@ -88,13 +88,7 @@ impl Container {
 impl Drop for Container {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.run_dir);
-        // OverlayFS leaves work/work with mode 000. Root removes it anyway;
-        // a rootless runtime (step 7), its owner, must open it up first.
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(
-            self.layers.work.join("work"),
-            std::fs::Permissions::from_mode(0o700),
-        );
+        open_work_dir(&self.dir);
         if self.keep {
             let _ = std::fs::write(
                 self.dir.join(KEPT),
@@ -107,11 +101,39 @@ impl Drop for Container {
                 self.layers.upper.display()
             ));
         } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
+            remove_layers(&self.dir);
         }
     }
 }
 // ANCHOR_END: drop
+
+/// OverlayFS leaves `work/work` with mode 000. Root removes it anyway; a
+/// rootless runtime (step 7), its owner, must open it up first.
+fn open_work_dir(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(
+        dir.join("work/work"),
+        std::fs::Permissions::from_mode(0o700),
+    );
+}
+
+/// Remove a container's layer directory. False, with a note that names the
+/// fix, when something in it can't be removed: rootless, files the
+/// container gave to ids of the user's subuid range belong to ids the user
+/// is not, on the host.
+pub fn remove_layers(dir: &Path) -> bool {
+    open_work_dir(dir);
+    let _ = std::fs::remove_dir_all(dir);
+    if !dir.exists() {
+        return true;
+    }
+    crate::cli::warn(&format!(
+        "note: could not remove all of {}: files there belong to ids of your subuid range; remove it with `unshare --map-auto --map-root-user rm -rf {}` (util-linux 2.38+) or as root",
+        dir.display(),
+        dir.display()
+    ));
+    false
+}
 
 // ANCHOR: sweep
 /// Remove the state of containers whose runtime is gone. Returns their ids.
@@ -134,8 +156,11 @@ pub fn sweep_stale_with(state: &State, mut also: impl FnMut(&str) -> bool) -> Ve
     if let Ok(layers) = std::fs::read_dir(state.lib.join("containers")) {
         for entry in layers.flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
-            if !state.run.join(&id).exists() && !entry.path().join(KEPT).exists() && also(&id) {
-                let _ = std::fs::remove_dir_all(entry.path());
+            if !state.run.join(&id).exists()
+                && !entry.path().join(KEPT).exists()
+                && also(&id)
+                && remove_layers(&entry.path())
+            {
                 removed.push(id);
             }
         }
@@ -161,9 +186,13 @@ pub fn sweep_stale_with(state: &State, mut also: impl FnMut(&str) -> bool) -> Ve
             _ => false,
         };
         if !alive && also(&id) {
-            let _ = std::fs::remove_dir_all(state.lib.join("containers").join(&id));
+            // The state goes even if some layers stay: those are swept (and
+            // reported) as layers without state from now on.
+            let layers_gone = remove_layers(&state.lib.join("containers").join(&id));
             let _ = std::fs::remove_dir_all(entry.path());
-            removed.push(id);
+            if layers_gone {
+                removed.push(id);
+            }
         }
     }
     if !removed.is_empty() {

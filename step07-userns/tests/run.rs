@@ -477,3 +477,20 @@ fn a_normal_user_imports_a_rootfs_tarball() {
     let meta = std::fs::metadata(image.join("etc/secret")).unwrap();
     assert_eq!(meta.mode() & 0o7777, 0o600);
 }
+
+#[test]
+fn rootless_cleanup_removes_what_a_killed_runtime_left() {
+    require_root();
+    let user = Rootless::new("s7-rootless-cleanup");
+    // OverlayFS left work/work with mode 000: the sweep must open it first.
+    let out = user.sh(
+        "\"$ISOLAB\" run -- sleep 30 & pid=$!; sleep 1; kill -9 $pid; wait $pid; \
+         ls -A \"$HOME/.local/share/isolab/containers\" | wc -l; \
+         \"$ISOLAB\" cleanup; ls -A \"$HOME/.local/share/isolab/containers\" | wc -l",
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{out:?}");
+    assert_eq!(lines[0].trim(), "1", "the killed runtime left its layers: {out:?}");
+    assert!(lines[1].starts_with("removed 1 stale"), "{out:?}");
+    assert_eq!(lines[2].trim(), "0", "{out:?}");
+}
