@@ -2,9 +2,11 @@
 //! the host.
 //!
 //! With no `--rootfs`, isolab builds a small rootfs once and caches it, so
-//! `run -- /bin/sh` works on a fresh machine without a network: busybox
-//! and its applets when the host has busybox, otherwise a fixed list of host
-//! programs, each with the loader and libraries its ELF file names. The
+//! `run -- /bin/sh` works on a fresh machine without a network: a fixed
+//! list of host programs, each with the loader and libraries its ELF file
+//! names, or, on a host whose basic programs are busybox applets (Alpine, an
+//! initramfs), busybox and its applets. A host that has both gets the host
+//! programs, so installing busybox changes nothing. The
 //! cache is built in a temporary directory and renamed into place, so a
 //! half-built rootfs is never used; one without the completion marker is
 //! rebuilt.
@@ -29,7 +31,7 @@ pub const COMPLETE: &str = ".isolab-complete";
 
 /// The builder's version, written into [`COMPLETE`]: a cache built by an
 /// older builder (other programs, other directories) is rebuilt.
-pub const BUILD_VERSION: &str = "isolab default rootfs 4";
+pub const BUILD_VERSION: &str = "isolab default rootfs 5";
 
 const SEARCH: [&str; 6] = [
     "/usr/local/sbin",
@@ -143,17 +145,17 @@ pub fn build(dir: &Path) -> Result<()> {
             copy_path(Path::new(top), dir, 0)?;
         }
     }
-    let programs: Vec<PathBuf> = match find("busybox") {
-        Some(busybox) => {
+    let programs: Vec<PathBuf> = match pick_source(find) {
+        Source::Busybox(busybox) => {
             explain::note(&format!(
-                "building the default rootfs from {}",
+                "building the default rootfs from {} (the host's basic programs are busybox applets)",
                 busybox.display()
             ));
             install_busybox(&busybox, dir)?;
             vec![busybox]
         }
-        None => {
-            explain::note("building the default rootfs from host programs (no busybox here)");
+        Source::HostPrograms => {
+            explain::note("building the default rootfs from host programs");
             HOST_PROGRAMS.iter().filter_map(|p| find(p)).collect()
         }
     };
@@ -184,6 +186,38 @@ pub fn build(dir: &Path) -> Result<()> {
     std::fs::write(dir.join(COMPLETE), format!("{BUILD_VERSION}\n"))
         .map_err(fail("writing the marker".into()))
 }
+
+/// Where the default rootfs comes from.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Source {
+    /// [`HOST_PROGRAMS`], as the host has them.
+    HostPrograms,
+    /// busybox at this path, and its applets.
+    Busybox(PathBuf),
+}
+
+// ANCHOR: pick_source
+/// Host programs when the host has its own (not busybox applets) sh, ls,
+/// cat and id; busybox only where those are busybox or missing. So the
+/// default image, and every test and transcript that runs in it, does not
+/// change when someone installs busybox next to coreutils. `find` looks a
+/// program up (the real one is [`find`]).
+pub fn pick_source(find: impl Fn(&str) -> Option<PathBuf>) -> Source {
+    let is_busybox = |p: &Path| {
+        std::fs::canonicalize(p)
+            .ok()
+            .and_then(|c| c.file_name().map(|n| n.to_string_lossy().starts_with("busybox")))
+            .unwrap_or(false)
+    };
+    let own = ["sh", "ls", "cat", "id"]
+        .iter()
+        .all(|name| find(name).is_some_and(|p| !is_busybox(&p)));
+    match find("busybox") {
+        Some(busybox) if !own => Source::Busybox(busybox),
+        _ => Source::HostPrograms,
+    }
+}
+// ANCHOR_END: pick_source
 
 fn install_busybox(busybox: &Path, dir: &Path) -> Result<()> {
     let target = dir.join("bin/busybox");
@@ -285,6 +319,36 @@ pub fn copy_path(host: &Path, root: &Path, depth: u32) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn busybox_next_to_host_programs_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("isolab-source-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("coreutils")).unwrap();
+        std::fs::create_dir_all(dir.join("bb")).unwrap();
+        std::fs::write(dir.join("bb/busybox"), "").unwrap();
+        for name in ["sh", "ls", "cat", "id"] {
+            std::fs::write(dir.join("coreutils").join(name), "").unwrap();
+            std::os::unix::fs::symlink(dir.join("bb/busybox"), dir.join("bb").join(name)).unwrap();
+        }
+        let in_dir = |sub: &'static str| {
+            let dir = dir.clone();
+            move |name: &str| Some(dir.join(sub).join(name)).filter(|p| p.exists())
+        };
+        let busybox = dir.join("bb/busybox");
+        // coreutils and busybox both installed: the host's programs.
+        let both = |name: &str| in_dir("coreutils")(name).or_else(|| in_dir("bb")(name));
+        let with_both = pick_source(both);
+        // Only busybox (Alpine, an initramfs): busybox.
+        let only = pick_source(in_dir("bb"));
+        // No busybox at all: the host's programs.
+        let none = pick_source(in_dir("coreutils"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(with_both, Source::HostPrograms);
+        assert_eq!(only, Source::Busybox(busybox));
+        assert_eq!(none, Source::HostPrograms);
+    }
+
     use super::*;
 
     #[test]
