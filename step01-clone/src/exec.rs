@@ -82,7 +82,7 @@ pub fn search_path(name: &str) -> Result<PathBuf> {
         Some(p) => Err(exec_error(name, &p, Errno::EACCES)),
         None => Err(Error::Exec(
             format!(
-                "{name}: command not found in PATH ({path}): check the name, or give its full path"
+                "{name}: command not found in any directory of PATH: check the name, or give its full path"
             ),
             EXIT_NOT_FOUND,
         )),

@@ -23,7 +23,7 @@ fn id_of(path: &str) -> Result<(u64, u64)> {
 }
 
 fn step(text: String) {
-    crate::cli::outln(&format!("{text}"));
+    crate::cli::outln(&text);
 }
 
 // ANCHOR: attempt

@@ -206,7 +206,10 @@ pub fn pick_source(find: impl Fn(&str) -> Option<PathBuf>) -> Source {
     let is_busybox = |p: &Path| {
         std::fs::canonicalize(p)
             .ok()
-            .and_then(|c| c.file_name().map(|n| n.to_string_lossy().starts_with("busybox")))
+            .and_then(|c| {
+                c.file_name()
+                    .map(|n| n.to_string_lossy().starts_with("busybox"))
+            })
             .unwrap_or(false)
     };
     let own = ["sh", "ls", "cat", "id"]

@@ -122,7 +122,7 @@ pub fn run(cmd: &RootfsCommand) -> Result<i32> {
             names.retain(|n| !n.starts_with('.'));
             names.sort();
             for n in names {
-                crate::cli::outln(&format!("{n}"));
+                crate::cli::outln(&n);
             }
             Ok(0)
         }

@@ -26,7 +26,7 @@ impl Tools {
             Tools::Base(tools) => tools.run(),
             Tools::Caps { pid } => crate::capsh::report(pid.unwrap_or(std::process::id() as i32))
                 .map(|text| {
-                    crate::cli::out(&format!("{text}"));
+                    crate::cli::out(&text);
                     0
                 }),
         }

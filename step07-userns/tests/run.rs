@@ -490,7 +490,11 @@ fn rootless_cleanup_removes_what_a_killed_runtime_left() {
     );
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{out:?}");
-    assert_eq!(lines[0].trim(), "1", "the killed runtime left its layers: {out:?}");
+    assert_eq!(
+        lines[0].trim(),
+        "1",
+        "the killed runtime left its layers: {out:?}"
+    );
     assert!(lines[1].starts_with("removed 1 stale"), "{out:?}");
     assert_eq!(lines[2].trim(), "0", "{out:?}");
 }

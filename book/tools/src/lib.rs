@@ -2,10 +2,13 @@
 //!
 //! - [`transcript`]: every terminal session shown in the book is recorded by
 //!   running the real step binaries, and re-run by the tests to catch drift.
+//! - [`profile`]: the facts of the recording machine, kept beside the
+//!   transcripts, so a check on another kind of machine knows what differs.
 //! - [`includes`]: every `{{#include file:anchor}}` in the book must name a
 //!   file and anchor that exist (mdBook would silently include nothing).
 
 pub mod includes;
+pub mod profile;
 pub mod redact;
 pub mod transcript;
 

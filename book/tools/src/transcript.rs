@@ -34,7 +34,19 @@ pub fn run(command: &str, bin_dir: &Path) -> Result<String, String> {
     );
     // `exec 2>&1` sends stderr down the same pipe, so lines keep the order
     // in which they were written, as on a terminal.
-    let mut child = Command::new("bash")
+    let mut cmd = Command::new("bash");
+    // No supplementary groups, whoever started us: under sudo root has
+    // group 0, in CI none, and the inspector shows them.
+    // SAFETY: setgroups(2) only, in the forked child before exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            if libc::setgroups(0, std::ptr::null()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .arg("-c")
         .arg(format!("exec 2>&1\n{command}"))
         .env_clear()
@@ -131,6 +143,39 @@ pub fn check(path: &Path, bin_dir: &Path) -> Result<(), String> {
         stored_lines.get(n).unwrap_or(&"<end>"),
         fresh_lines.get(n).unwrap_or(&"<end>"),
     ))
+}
+
+/// On a machine whose [`Profile`](crate::profile::Profile) differs from
+/// the recording one: re-run one transcript and fail only on what is wrong
+/// anywhere (a command that hangs, a panic).
+pub fn check_runs(path: &Path, bin_dir: &Path) -> Result<(), String> {
+    let stored = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let fresh = render(&stored, bin_dir).map_err(|e| format!("{}: {e}", path.display()))?;
+    match fresh.lines().find(|l| l.contains("panicked at")) {
+        Some(line) => Err(format!("{}: a binary panicked: {line}", path.display())),
+        None => Ok(()),
+    }
+}
+
+/// Check every transcript: exactly on a machine like the recording one,
+/// by [`check_runs`] elsewhere. Returns the problems, and the profile
+/// differences that made the check a lenient one (empty when exact).
+pub fn check_all(files: &[PathBuf], bin_dir: &Path) -> (Vec<String>, Vec<String>) {
+    let here = crate::profile::Profile::this_host();
+    let differences = crate::profile::Profile::stored()
+        .map(|stored| here.differences(&stored))
+        .unwrap_or_default();
+    let problems = files
+        .iter()
+        .filter_map(|f| {
+            if differences.is_empty() {
+                check(f, bin_dir).err()
+            } else {
+                check_runs(f, bin_dir).err()
+            }
+        })
+        .collect();
+    (problems, differences)
 }
 
 /// Re-run one transcript and write the result back.

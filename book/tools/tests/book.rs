@@ -25,10 +25,15 @@ fn transcripts_have_not_drifted() {
         files.len() >= 10,
         "expected the book's transcripts, found {files:?}"
     );
-    let drift: Vec<String> = files
-        .iter()
-        .filter_map(|f| transcript::check(f, &bin_dir).err())
-        .collect();
+    let (drift, differences) = transcript::check_all(&files, &bin_dir);
+    if !differences.is_empty() {
+        // Loud, not silent: the exact check needs a machine like the
+        // recording one (CI is one); here every command must still run.
+        eprintln!(
+            "NOTE: transcripts were recorded on another kind of machine ({}): checked only that every command runs without hanging or panicking",
+            differences.join("; ")
+        );
+    }
     assert!(drift.is_empty(), "{}", drift.join("\n\n"));
 }
 
