@@ -75,7 +75,16 @@ pub fn options(image: &Path, layers: &Layers) -> Result<String> {
 /// Done inside the container's mount namespace, so the host never sees it
 /// and it disappears with the namespace.
 pub fn mount_overlay(image: &Path, layers: &Layers) -> Result<()> {
-    let data = options(image, layers)?;
+    let mut data = options(image, layers)?;
+    if crate::pseudofs::in_user_namespace() {
+        // Overlay keeps its own bookkeeping (an opaque directory that hides
+        // the image's, a renamed directory's redirect) in trusted.overlay.*
+        // xattrs, which only the initial namespace's root may set. Mounted
+        // from a user namespace (step 7, Linux 5.11) it must use
+        // user.overlay.* instead, or replacing an image directory fails
+        // with EIO.
+        data.push_str(",userxattr");
+    }
     let merged = layers.merged.to_string_lossy();
     mount::mount_path(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(&data)).map_err(|e| match e {
         Error::Syscall { call, errno, .. } => {

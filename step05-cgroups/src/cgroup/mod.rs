@@ -279,7 +279,9 @@ impl Cgroup {
                         "resource limits need a cgroup subtree you may write: run with sudo, or from a delegated one (systemd-run --user --scope -p Delegate=yes ...)".into(),
                     ));
                 }
-                crate::cli::warn("note: no cgroup subtree is delegated to you: running without a cgroup (no limits, no accounting)");
+                crate::cli::warn(
+                    "note: no cgroup subtree is delegated to you: running without a cgroup (no limits, no accounting)",
+                );
                 Ok(Cgroup::none(layout))
             }
             other => other,
