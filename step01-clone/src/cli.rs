@@ -20,12 +20,29 @@ pub enum Format {
     Json,
 }
 
+/// Format of the narration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `[role] call = result`, one line each
+    Text,
+    /// One JSON object per line: time, pid, role, msg
+    Json,
+}
+
 /// Flags of `run` that every step has.
 #[derive(Debug, Args)]
 pub struct Common {
     /// Narrate each syscall, its arguments and result to stderr as it happens
     #[arg(long)]
     pub explain: bool,
+
+    /// Write the narration to FILE (appended) instead of stderr (implies --explain)
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<std::path::PathBuf>,
+
+    /// Format of the narration
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Stop before exec, print the host PID and commands to try in a second
     /// terminal, continue on Enter (or a line or EOF on stdin; Ctrl-C ends
@@ -68,9 +85,17 @@ pub struct InspectArgs {
 }
 
 impl Common {
-    /// Checks that need no syscall, done before anything is cloned.
+    /// Checks and settings done before anything is cloned.
     pub fn check(&self) -> Result<()> {
-        explain::enable(self.explain);
+        if let Some(path) = &self.log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| Error::io(format!("opening --log {}", path.display()), e))?;
+            explain::log_to(file, self.log_format == LogFormat::Json);
+        }
+        explain::enable(self.explain || self.log.is_some());
         Ok(())
     }
 

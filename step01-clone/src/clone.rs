@@ -21,6 +21,17 @@ const STACK_SIZE: usize = 8 * 1024 * 1024;
 /// The child exits with the value `child` returns. The exit signal is
 /// SIGCHLD, so the parent can wait for it like for a forked child.
 pub fn clone(flags: CloneFlags, child: impl FnMut() -> isize) -> Result<Pid> {
+    if flags.bits() & libc::CLONE_NEWTIME != 0 {
+        // 0x80 is inside clone(2)'s exit-signal byte: the kernel would read
+        // it as a signal number (nix's CloneFlags has no name for it, for
+        // that reason; from_bits_retain could still carry it here). unshare(CLONE_NEWTIME) in the child, before
+        // it forks, gives its children the new time namespace.
+        return Err(crate::error::Error::Usage(
+            "CLONE_NEWTIME can't be passed to clone(2): unshare it in the child before forking"
+                .into(),
+        ));
+    }
+    debug_assert_single_threaded();
     let mut stack = vec![0u8; STACK_SIZE];
     let shown = explain::clone_flags(flags.bits() | libc::SIGCHLD);
     // SAFETY: the runtime is single-threaded when it clones (no locks can be
@@ -32,3 +43,19 @@ pub fn clone(flags: CloneFlags, child: impl FnMut() -> isize) -> Result<Pid> {
     Ok(pid)
 }
 // ANCHOR_END: clone
+
+/// The SAFETY comments around clone(2) and fork(2) rest on this process
+/// having one thread: a copy made while another thread held a lock (the
+/// allocator's, stdout's) would hold it for ever. Checked in debug builds
+/// (the tests), from /proc/self/status.
+pub fn debug_assert_single_threaded() {
+    if cfg!(debug_assertions) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let threads = crate::inspect::status_field(&status, "Threads").unwrap_or("1");
+        assert_eq!(
+            threads.trim(),
+            "1",
+            "clone/fork from a multithreaded process: the runtime must stay single-threaded"
+        );
+    }
+}

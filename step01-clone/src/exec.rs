@@ -17,13 +17,29 @@ use crate::explain;
 /// only on failure: the error carries docker's exit code for it, 127 not
 /// found, 126 not executable.
 pub fn execvp(argv: &[String]) -> Error {
-    match try_execvp(argv) {
+    execvp_then(argv, &mut || Ok(()))
+}
+
+// ANCHOR: before_exec
+/// What a step runs in the child as the last thing before execve(2), after
+/// the runtime's own tidying (fds, signal mask); only the narration of the
+/// execve, the SIGPIPE reset and the execve itself follow. Step 8
+/// installs its seccomp filter here, so the filter need not allow the
+/// runtime's own calls, and Landlock goes just before it. A trap for that
+/// step: without no_new_privs, installing a filter needs CAP_SYS_ADMIN,
+/// which step 6 has dropped by then; no_new_privs is what makes it legal.
+pub type BeforeExec<'a> = &'a mut dyn FnMut() -> Result<()>;
+// ANCHOR_END: before_exec
+
+/// [`execvp`], with `before` run right before execve(2).
+pub fn execvp_then(argv: &[String], before: BeforeExec<'_>) -> Error {
+    match try_execvp(argv, before) {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn try_execvp(argv: &[String]) -> Result<std::convert::Infallible> {
+fn try_execvp(argv: &[String], before: BeforeExec<'_>) -> Result<std::convert::Infallible> {
     let cargs: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(a.as_bytes()))
@@ -37,6 +53,7 @@ fn try_execvp(argv: &[String]) -> Result<std::convert::Infallible> {
         .map_err(|_| Error::Exec("command contains a NUL byte".into(), EXIT_RUNTIME))?;
 
     prepare_inheritance()?;
+    before()?;
     // No "= result": on success execve does not return to say so.
     explain::call(&format!(
         "execve({}, {})",

@@ -9,7 +9,7 @@
 //! runtime made by clone(2), so it inherits whether narration is on.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 use colored::Colorize;
 
@@ -69,18 +69,55 @@ pub fn note(text: &str) {
     }
 }
 
+/// Where narration goes: an fd (2, stderr, unless [`log_to`] chose a
+/// file), shared by the runtime and every process it clones.
+static SINK: AtomicI32 = AtomicI32::new(2);
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Narrate into `file` instead of stderr (`--log`), as text or as one JSON
+/// object per line (`--log-format json`, for tools, like runc's). The fd
+/// stays open for the life of the process and its clones (the init keeps
+/// it, see `init::close_inherited_fds`); it is close-on-exec, so the
+/// command never inherits it.
+pub fn log_to(file: std::fs::File, json: bool) {
+    use std::os::fd::IntoRawFd;
+    SINK.store(file.into_raw_fd(), Ordering::Relaxed);
+    JSON.store(json, Ordering::Relaxed);
+}
+
+/// The narration's fd when it is not stderr, for code that closes fds.
+pub fn log_fd() -> Option<std::os::fd::RawFd> {
+    Some(SINK.load(Ordering::Relaxed)).filter(|&fd| fd != 2)
+}
+
 fn emit(line: &str) {
     let role = ROLE_NAMES[ROLE.load(Ordering::Relaxed).min(ROLE_NAMES.len() - 1)];
-    let prefix = format!("[{role:>7}]");
-    let stderr = std::io::stderr();
-    let text = if use_color(&stderr) {
-        format!("{} {}\n", prefix.dimmed(), line.cyan())
+    let text = if JSON.load(Ordering::Relaxed) {
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        format!(
+            "{}\n",
+            serde_json::json!({ "time": time, "pid": std::process::id(), "role": role, "msg": line })
+        )
     } else {
-        format!("{prefix} {line}\n")
+        let prefix = format!("[{role:>7}]");
+        if log_fd().is_none() && use_color(&std::io::stderr()) {
+            format!("{} {}\n", prefix.dimmed(), line.cyan())
+        } else {
+            format!("{prefix} {line}\n")
+        }
     };
     // One write per line, so lines from the runtime and the child don't mix
     // mid-line when both narrate at once.
-    let _ = stderr.lock().write_all(text.as_bytes());
+    let fd = SINK.load(Ordering::Relaxed);
+    // SAFETY: the fd is stderr or the log file, open for the life of the
+    // process; ManuallyDrop keeps this borrowed File from closing it.
+    let mut out = std::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd)
+    });
+    let _ = out.write_all(text.as_bytes());
 }
 
 /// Color only on a terminal, and never when NO_COLOR is set (no-color.org).
@@ -88,8 +125,11 @@ pub fn use_color(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// The CLONE_* flags we use, by name, in the kernel's spelling.
-const CLONE_FLAG_NAMES: [(libc::c_int, &str); 8] = [
+/// The CLONE_NEW* flags clone(2) takes, by name, in the kernel's spelling.
+/// CLONE_NEWTIME (0x80) is not one of them: it lies in clone(2)'s low
+/// byte, the exit signal, so only unshare(2), setns(2) and clone3(2) take
+/// it (see [`unshare_flags`]).
+const CLONE_FLAG_NAMES: [(libc::c_int, &str); 7] = [
     (libc::CLONE_NEWNS, "CLONE_NEWNS"),
     (libc::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
     (libc::CLONE_NEWUTS, "CLONE_NEWUTS"),
@@ -97,15 +137,26 @@ const CLONE_FLAG_NAMES: [(libc::c_int, &str); 8] = [
     (libc::CLONE_NEWUSER, "CLONE_NEWUSER"),
     (libc::CLONE_NEWPID, "CLONE_NEWPID"),
     (libc::CLONE_NEWNET, "CLONE_NEWNET"),
-    (libc::CLONE_NEWTIME, "CLONE_NEWTIME"),
 ];
 
 /// Format clone(2) flags as the man page writes them:
 /// `CLONE_NEWUTS|CLONE_NEWPID|SIGCHLD`. The low byte is the exit signal.
 pub fn clone_flags(flags: libc::c_int) -> String {
+    names(flags & !0xff, &CLONE_FLAG_NAMES, flags & 0xff)
+}
+
+/// Format unshare(2) flags, which have no signal byte:
+/// `CLONE_NEWNET|CLONE_NEWTIME`.
+pub fn unshare_flags(flags: libc::c_int) -> String {
+    let mut with_time = CLONE_FLAG_NAMES.to_vec();
+    with_time.push((libc::CLONE_NEWTIME, "CLONE_NEWTIME"));
+    names(flags, &with_time, 0)
+}
+
+fn names(flags: libc::c_int, known: &[(libc::c_int, &str)], signal: libc::c_int) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut rest = flags & !0xff;
-    for (bit, name) in CLONE_FLAG_NAMES {
+    let mut rest = flags;
+    for &(bit, name) in known {
         if rest & bit != 0 {
             parts.push(name.to_string());
             rest &= !bit;
@@ -114,7 +165,6 @@ pub fn clone_flags(flags: libc::c_int) -> String {
     if rest != 0 {
         parts.push(format!("{rest:#x}"));
     }
-    let signal = flags & 0xff;
     if signal != 0 {
         parts.push(signal_name(signal));
     }
@@ -154,11 +204,21 @@ mod tests {
     }
 
     #[test]
-    fn clone_flags_all_eight_namespaces() {
+    fn clone_flags_all_seven_namespaces_clone_takes() {
         let all = CLONE_FLAG_NAMES.iter().fold(0, |acc, (bit, _)| acc | bit);
-        let text = clone_flags(all);
+        let text = clone_flags(all | libc::SIGCHLD);
         assert_eq!(text.split('|').count(), 8, "{text}");
-        assert!(!text.contains("0x"), "{text}");
+        assert!(text.ends_with("|SIGCHLD") && !text.contains("0x"), "{text}");
+        // 0x80 in clone(2)'s flags is an exit signal, not CLONE_NEWTIME.
+        assert!(!text.contains("NEWTIME"), "{text}");
+    }
+
+    #[test]
+    fn unshare_flags_name_the_time_namespace() {
+        assert_eq!(
+            unshare_flags(libc::CLONE_NEWTIME | libc::CLONE_NEWNET),
+            "CLONE_NEWNET|CLONE_NEWTIME"
+        );
     }
 
     #[test]

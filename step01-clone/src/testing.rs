@@ -527,3 +527,21 @@ pub fn run_into_closed_pipe(bin: &str, args: &[&str], stderr: bool) -> (i32, Str
         String::from_utf8_lossy(&other).into_owned(),
     )
 }
+
+/// What every step must still do, whatever it adds: exactly the namespace
+/// types in `new` are the container's own (from the inspector and from the
+/// host's /proc), exit statuses come through, and SIGTERM to the runtime
+/// reaches the command. Steps 3 to 7 run this as steps 1 and 2 do.
+pub fn check_the_basics(bin: &str, new: &[&str]) {
+    drop(check_namespaces(bin, new));
+    check_exit_codes(
+        bin,
+        &[
+            (&["true"], 0),
+            (&["sh", "-c", "exit 3"], 3),
+            (&["/no/such/command"], 127),
+            (&["sh", "-c", "kill -KILL $$"], 137),
+        ],
+    );
+    check_sigterm_reaches_the_command(bin);
+}

@@ -25,13 +25,15 @@ use nix::errno::Errno;
 use nix::unistd::{ForkResult, fork};
 
 use crate::error::{Error, Result};
+use crate::exec::BeforeExec;
 use crate::explain::{self, Role};
 use crate::sync::Channel;
 use crate::{exec, signals};
 
 // ANCHOR: close_inherited
 /// Close every file descriptor the child inherited from the runtime, except
-/// stdio, its own end of the sync channel and `keep`.
+/// stdio, its own end of the sync channel, the narration's `--log` file and
+/// `keep`.
 ///
 /// clone(2) copies the runtime's whole fd table, and this process never
 /// execs, so close-on-exec never fires for it: every directory, socket or
@@ -41,7 +43,12 @@ use crate::{exec, signals};
 /// sync channel, so without this the child would never see EOF when the
 /// runtime dies before sync 0, and would wait forever.
 pub fn close_inherited_fds(chan: &Channel, keep: &[RawFd]) -> Result<()> {
-    let mut keep: Vec<RawFd> = keep.iter().copied().chain(chan.raw_fd()).collect();
+    let mut keep: Vec<RawFd> = keep
+        .iter()
+        .copied()
+        .chain(chan.raw_fd())
+        .chain(crate::explain::log_fd()) // --log's file
+        .collect();
     keep.sort_unstable();
     let mut from: u32 = 3;
     for fd in keep.into_iter().filter(|&fd| fd >= 3) {
@@ -74,11 +81,18 @@ fn close_range(first: u32, last: u32) -> Result<()> {
 /// the exit status for the runtime (128+N if the command died of signal N).
 // ANCHOR: init
 pub fn run(command: &[String], chan: &mut Channel) -> Result<i32> {
+    run_then(command, chan, &mut || Ok(()))
+}
+
+/// [`run`], with `before` run in the command's process right before its
+/// execve(2) (see [`exec::BeforeExec`]).
+pub fn run_then(command: &[String], chan: &mut Channel, before: BeforeExec<'_>) -> Result<i32> {
     // Block first: a signal that arrives between fork and the loop below
     // waits for us instead of being lost.
     signals::block()?;
-    // SAFETY: the process is single-threaded, so the forked copy holds no
-    // lock another thread owned.
+    crate::clone::debug_assert_single_threaded();
+    // SAFETY: the process is single-threaded (checked above in debug
+    // builds), so the forked copy holds no lock another thread owned.
     let fork = unsafe { fork() }.map_err(|e| Error::syscall("fork()", e))?;
     let command_pid = match fork {
         ForkResult::Child => {
@@ -87,7 +101,7 @@ pub fn run(command: &[String], chan: &mut Channel) -> Result<i32> {
             // after the command ran, so the narration keeps a fixed order.
             explain::syscall("fork()", "0 (in the new process: PID 2 here)");
             // exec resets the signal mask; if it fails, tell the runtime.
-            let err = exec::execvp(command);
+            let err = exec::execvp_then(command, before);
             chan.fail(err.exit_code(), &err.to_string());
             // SAFETY: _exit skips atexit handlers and buffers that belong to
             // the init's copy of the process.

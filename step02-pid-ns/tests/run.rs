@@ -130,3 +130,38 @@ fn killing_the_runtime_empties_the_namespace() {
         processes_in_pid_ns(pid_ns)
     );
 }
+
+#[test]
+fn narration_can_go_to_a_json_log_and_the_init_keeps_it() {
+    require_root();
+    let dir = step02_pid_ns::testing::TempDir::new("s2-log");
+    let log = dir.0.join("narration.jsonl");
+    let out = run(
+        BIN,
+        &[
+            "run",
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stderr, "", "nothing narrated on stderr");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let said = |role: &str, text: &str| {
+        lines
+            .iter()
+            .any(|l| l["role"] == role && l["msg"].as_str().unwrap_or("").contains(text))
+    };
+    assert!(said("runtime", "clone("), "{lines:?}");
+    // The init closed the runtime's fds, but not the log's.
+    assert!(said("init", "sethostname"), "{lines:?}");
+    assert!(said("command", "execve("), "{lines:?}");
+}

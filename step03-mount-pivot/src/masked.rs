@@ -42,9 +42,17 @@ pub const READONLY: [&str; 5] = [
 // ANCHOR_END: lists
 
 // ANCHOR: apply
-/// Apply both lists. Paths this kernel doesn't have are skipped.
+/// Apply docker's default lists. Paths this kernel doesn't have are skipped.
 pub fn apply(root: &Root) -> Result<()> {
-    for path in MASKED {
+    apply_lists(root, &MASKED, &READONLY)?;
+    explain::note("masked and read-only paths applied (docker's default lists)");
+    Ok(())
+}
+
+/// Mask every path of `masked` and make every path of `readonly` read-only
+/// (an OCI config gives both lists per container; `final` passes them).
+pub fn apply_lists(root: &Root, masked: &[&str], readonly: &[&str]) -> Result<()> {
+    for &path in masked {
         if !root.exists(path) {
             continue;
         }
@@ -59,7 +67,7 @@ pub fn apply(root: &Root) -> Result<()> {
             mount::bind(&null, &target, MsFlags::empty())?;
         }
     }
-    for path in READONLY {
+    for &path in readonly {
         if !root.exists(path) {
             continue;
         }
@@ -71,7 +79,6 @@ pub fn apply(root: &Root) -> Result<()> {
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         )?;
     }
-    explain::note("masked and read-only paths applied (docker's default lists)");
     Ok(())
 }
 // ANCHOR_END: apply

@@ -431,3 +431,9 @@ fn the_container_gets_its_own_environment() {
     assert_eq!(out.code, 2, "{out:?}");
     assert_one_line(&out.stderr);
 }
+
+#[test]
+fn namespaces_exit_codes_and_sigterm_as_in_steps_1_and_2() {
+    require_root();
+    step03_mount_pivot::testing::check_the_basics(BIN, &["uts", "pid", "mnt"]);
+}

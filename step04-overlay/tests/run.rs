@@ -232,3 +232,9 @@ fn a_full_disk_at_start_leaves_no_half_made_state() {
     );
     assert!(stderr.contains("No space left"), "{stderr}");
 }
+
+#[test]
+fn namespaces_exit_codes_and_sigterm_as_in_steps_1_and_2() {
+    require_root();
+    step04_overlay::testing::check_the_basics(BIN, &["uts", "pid", "mnt"]);
+}

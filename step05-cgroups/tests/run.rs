@@ -452,3 +452,9 @@ fn ctrl_c_while_paused_ends_the_container_and_cleans_up() {
         "layers left: {err}"
     );
 }
+
+#[test]
+fn namespaces_exit_codes_and_sigterm_as_in_steps_1_and_2() {
+    require_root();
+    step05_cgroups::testing::check_the_basics(BIN, &["uts", "pid", "mnt", "cgroup"]);
+}

@@ -240,3 +240,9 @@ fn the_callers_session_keyring_stays_behind() {
     );
     assert_eq!(out.stdout.trim(), "0", "{out:?}");
 }
+
+#[test]
+fn namespaces_exit_codes_and_sigterm_as_in_steps_1_and_2() {
+    require_root();
+    step06_capabilities::testing::check_the_basics(BIN, &["uts", "pid", "mnt", "cgroup"]);
+}
