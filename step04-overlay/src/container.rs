@@ -1,6 +1,6 @@
 //! One container's place on the host: an id, its layers under
 //! `<lib>/containers/<id>/`, and a runtime state dir `<run>/<id>/` holding
-//! the runtime's PID.
+//! `state.json` (who runs it, since when).
 //!
 //! Everything is removed when the container ends, unless `--keep` asks to
 //! keep the upper layer. If the runtime itself is SIGKILLed it can't clean
@@ -17,7 +17,52 @@ use crate::state::State;
 /// Marks a container directory kept with `--keep`, so no sweep removes it.
 pub const KEPT: &str = "KEPT";
 
-/// A container's directories; removed on drop unless kept.
+/// What `<run>/<id>/state.json` holds: enough to tell, later and from
+/// another process, whether the runtime that made the container still
+/// runs. Written whole, once (the state dir appears by rename(2)).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RuntimeState {
+    pub id: String,
+    /// The runtime's PID, and its start time in clock ticks since boot
+    /// (field 22 of /proc/PID/stat): together they name one process, even
+    /// after the PID is reused.
+    pub pid: i32,
+    pub start_time: u64,
+    /// Seconds since the epoch.
+    pub created: u64,
+}
+
+impl RuntimeState {
+    /// This process, as the runtime of container `id`.
+    pub fn of_this_runtime(id: &str) -> RuntimeState {
+        let pid = std::process::id() as i32;
+        RuntimeState {
+            id: id.to_string(),
+            pid,
+            start_time: start_time(pid).unwrap_or(0),
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+
+    /// Read a container's state file; `None` if it is missing or unreadable.
+    pub fn read(run_dir: &Path) -> Option<RuntimeState> {
+        let text = std::fs::read_to_string(run_dir.join(STATE_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Is the runtime that wrote this still running?
+    pub fn runtime_alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start_time)
+    }
+}
+
+/// The state file's name in `<run>/<id>/`.
+pub const STATE_FILE: &str = "state.json";
+
+/// A container's directories; removed on drop unless kept or disarmed.
 #[derive(Debug)]
 pub struct Container {
     pub id: String,
@@ -27,6 +72,7 @@ pub struct Container {
     pub run_dir: PathBuf,
     pub layers: Layers,
     keep: bool,
+    armed: bool,
 }
 
 /// 12 random hex digits, like a short docker id.
@@ -60,14 +106,13 @@ impl Container {
         let tmp = state.run.join(format!(".{id}.{me}.tmp"));
         std::fs::create_dir_all(&tmp)
             .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
-        let written = std::fs::write(
-            tmp.join("pid"),
-            format!("{me} {}\n", start_time(me).unwrap_or(0)),
-        )
-        .and_then(|()| std::fs::rename(&tmp, &run_dir));
+        let state_json =
+            serde_json::to_string(&RuntimeState::of_this_runtime(&id)).unwrap_or_default() + "\n";
+        let written = std::fs::write(tmp.join(STATE_FILE), state_json)
+            .and_then(|()| std::fs::rename(&tmp, &run_dir));
         if let Err(e) = written {
             let _ = std::fs::remove_dir_all(&tmp); // a full disk leaves nothing
-            return Err(Error::io("writing the runtime's pid file", e));
+            return Err(Error::io("writing the container's state", e));
         }
         let layers = Layers::under(&dir);
         let container = Container {
@@ -76,6 +121,7 @@ impl Container {
             run_dir,
             layers,
             keep,
+            armed: true,
         };
         container.layers.create()?;
         explain::note(&format!("container layers in {}", container.dir.display()));
@@ -84,9 +130,21 @@ impl Container {
 }
 // ANCHOR_END: create
 
+impl Container {
+    /// Leave everything in place when this value is dropped: the container
+    /// outlives this process (an OCI `create` exits, and `delete` removes
+    /// it later, from another process).
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
 // ANCHOR: drop
 impl Drop for Container {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.run_dir);
         open_work_dir(&self.dir);
         if self.keep {
@@ -179,12 +237,9 @@ pub fn sweep_stale_with(state: &State, mut also: impl FnMut(&str) -> bool) -> Ve
             }
             continue;
         }
-        let text = std::fs::read_to_string(entry.path().join("pid")).unwrap_or_default();
-        let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
-        let alive = match (fields.next().flatten(), fields.next().flatten()) {
-            (Some(pid), Some(start)) => start_time(pid as i32) == Some(start),
-            _ => false,
-        };
+        // No readable state: a runtime that died before it could write it
+        // is as dead as one whose PID is gone.
+        let alive = RuntimeState::read(&entry.path()).is_some_and(|s| s.runtime_alive());
         if !alive && also(&id) {
             // The state goes even if some layers stay: those are swept (and
             // reported) as layers without state from now on.
@@ -236,12 +291,19 @@ mod tests {
         let me = std::process::id() as i32;
         let start = start_time(me).unwrap();
         // "dead": our PID with another start time, as after PID reuse.
-        for (id, line) in [
-            ("dead", format!("{me} {}", start + 1)),
-            ("live", format!("{me} {start}")),
-        ] {
+        for (id, start) in [("dead", start + 1), ("live", start)] {
+            let record = RuntimeState {
+                id: id.into(),
+                pid: me,
+                start_time: start,
+                created: 0,
+            };
             std::fs::create_dir_all(state.run.join(id)).unwrap();
-            std::fs::write(state.run.join(id).join("pid"), line).unwrap();
+            std::fs::write(
+                state.run.join(id).join(STATE_FILE),
+                serde_json::to_string(&record).unwrap(),
+            )
+            .unwrap();
             std::fs::create_dir_all(dir_of(&state, id).join("upper")).unwrap();
         }
         // Half-made state of a runtime that is gone, and of one that runs.

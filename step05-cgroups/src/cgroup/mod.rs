@@ -176,6 +176,8 @@ pub struct Cgroup {
     pub v2: Option<PathBuf>,
     /// The v1 cgroups, one per hierarchy used, with the hierarchy's options.
     pub v1: Vec<(Hierarchy, PathBuf)>,
+    /// Killed and removed on drop unless disarmed.
+    armed: bool,
 }
 
 /// The name of a container's cgroup.
@@ -241,6 +243,7 @@ impl Cgroup {
             version,
             v2: None,
             v1: Vec::new(),
+            armed: true,
         };
         // From here on, a failure drops `cg`, which removes what was made.
         if let Some(root) = &layout.v2 {
@@ -296,6 +299,7 @@ impl Cgroup {
             version: layout.version(),
             v2: None,
             v1: Vec::new(),
+            armed: true,
         }
     }
 
@@ -383,9 +387,20 @@ impl Cgroup {
     // ANCHOR_END: remove
 }
 
+impl Cgroup {
+    /// Leave the cgroup and its processes alone when this value is
+    /// dropped: the container outlives this process (OCI `create`).
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
 // ANCHOR: drop
 impl Drop for Cgroup {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         self.kill_all();
         self.remove();
     }
