@@ -26,7 +26,7 @@ pub fn clone(flags: CloneFlags, child: impl FnMut() -> isize) -> Result<Pid> {
         // it as a signal number (nix's CloneFlags has no name for it, for
         // that reason; from_bits_retain could still carry it here). unshare(CLONE_NEWTIME) in the child, before
         // it forks, gives its children the new time namespace.
-        return Err(crate::error::Error::Usage(
+        return Err(crate::error::Error::Request(
             "CLONE_NEWTIME can't be passed to clone(2): unshare it in the child before forking"
                 .into(),
         ));

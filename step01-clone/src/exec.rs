@@ -44,13 +44,13 @@ fn try_execvp(argv: &[String], before: BeforeExec<'_>) -> Result<std::convert::I
         .iter()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<std::result::Result<_, _>>()
-        .map_err(|_| Error::Exec("command contains a NUL byte".into(), EXIT_RUNTIME))?;
+        .map_err(|_| Error::exec("command contains a NUL byte", EXIT_RUNTIME))?;
     if cargs.is_empty() {
-        return Err(Error::Exec("no command given".into(), EXIT_RUNTIME));
+        return Err(Error::exec("no command given", EXIT_RUNTIME));
     }
     let path = search_path(&argv[0])?;
     let cpath = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::Exec("command contains a NUL byte".into(), EXIT_RUNTIME))?;
+        .map_err(|_| Error::exec("command contains a NUL byte", EXIT_RUNTIME))?;
 
     prepare_inheritance()?;
     before()?;
@@ -97,7 +97,7 @@ pub fn search_path(name: &str) -> Result<PathBuf> {
     }
     match not_executable {
         Some(p) => Err(exec_error(name, &p, Errno::EACCES)),
-        None => Err(Error::Exec(
+        None => Err(Error::exec(
             format!(
                 "{name}: command not found in any directory of PATH: check the name, or give its full path"
             ),
@@ -146,7 +146,7 @@ pub fn exec_error(program: &str, path: &Path, errno: Errno) -> Error {
     match errno {
         // The file is there, so what is missing is what it names: a
         // script's interpreter, or an ELF program's dynamic loader.
-        Errno::ENOENT if path.is_file() => Error::Exec(
+        Errno::ENOENT if path.is_file() => Error::exec(
             match interpreter(path) {
                 Some(interp) => format!(
                     "{shown}: its interpreter {interp} (from the #! line) is not in the container (execve: ENOENT)"
@@ -157,31 +157,31 @@ pub fn exec_error(program: &str, path: &Path, errno: Errno) -> Error {
             },
             EXIT_NOT_FOUND,
         ),
-        Errno::ENOENT => Error::Exec(
+        Errno::ENOENT => Error::exec(
             format!(
                 "{program}: command not found (execve: ENOENT): check the name and PATH inside the container"
             ),
             EXIT_NOT_FOUND,
         ),
-        Errno::ENOEXEC => Error::Exec(
+        Errno::ENOEXEC => Error::exec(
             format!(
                 "{shown}: exec format error (execve: ENOEXEC): not a program for this machine's architecture, nor a script starting with #!"
             ),
             EXIT_NOT_EXECUTABLE,
         ),
-        Errno::EPERM => Error::Exec(
+        Errno::EPERM => Error::exec(
             format!(
                 "{program}: not permitted to execute (execve: EPERM): it needs privileges the container may not have (file capabilities beyond its bounding set?)"
             ),
             EXIT_NOT_EXECUTABLE,
         ),
-        Errno::EACCES | Errno::EISDIR => Error::Exec(
+        Errno::EACCES | Errno::EISDIR => Error::exec(
             format!(
                 "{shown}: not executable (execve: {errno}): check its mode, and that it is a file"
             ),
             EXIT_NOT_EXECUTABLE,
         ),
-        _ => Error::Exec(
+        _ => Error::exec(
             format!("{shown}: execve failed: {errno}"),
             EXIT_NOT_EXECUTABLE,
         ),

@@ -4,22 +4,25 @@
 //! give it new namespaces. Step 1 asks for one, the UTS namespace, so the
 //! child can change its hostname without the host noticing.
 //!
-//! This crate also holds what every later step reuses unchanged: the /proc
-//! [`inspect`]or, the [`explain`] narrator, the parent/child [`sync`]
-//! channel, signal forwarding and exec. Later steps re-export it
-//! (`pub use step01_clone::*`) and add one module each.
+//! The lesson is in the modules at the top: [`clone`], [`uts`], [`prctl`],
+//! the parent/child [`sync`] channel, [`signals`] (forwarding and waiting)
+//! and [`exec`]; the order they are called in is `src/run.rs`. The
+//! [`kit`] folder holds what every step uses to show the lesson (the /proc
+//! inspector, the narrator, `--pause`, the shared command line, errors,
+//! test helpers), re-exported here under its own names. Later steps
+//! re-export this crate (`pub use step01_clone::*`) and add one module
+//! each.
 
-pub mod cli;
 pub mod clone;
-pub mod error;
 pub mod exec;
-pub mod explain;
-pub mod inspect;
-pub mod pause;
+pub mod kit;
 pub mod prctl;
 pub mod signals;
 pub mod sync;
-pub mod testing;
 pub mod uts;
+
+#[cfg(feature = "testing")]
+pub use kit::testing;
+pub use kit::{cli, error, explain, inspect, pause};
 
 pub use error::{Error, Result};

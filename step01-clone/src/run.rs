@@ -5,7 +5,7 @@
 use nix::sched::CloneFlags;
 
 use crate::isolab::explain::{self, Role};
-use crate::isolab::sync::{self, Channel};
+use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::{Result, clone, exec, prctl, signals, uts};
 
 use crate::RunArgs;
@@ -41,7 +41,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
 /// Child side, in the new UTS namespace. Returns only if something failed.
 // ANCHOR: child
-fn child(args: &RunArgs, chan: &mut Option<Channel>) -> isize {
+fn child(args: &RunArgs, chan: &mut Option<ChildEnd>) -> isize {
     explain::set_role(Role::Child);
     sync::child_main(chan, |chan| {
         chan.wait_parent()?; // sync 0

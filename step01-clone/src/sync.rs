@@ -33,9 +33,20 @@ use crate::error::{Error, Result};
 use crate::explain;
 
 /// One end of the channel. `UnixStream::pair` opens both with SOCK_CLOEXEC.
-/// `None` once this process closed its end.
+/// `None` once this process closed its end. Each side holds it inside the
+/// type of its end ([`RuntimeEnd`], [`ChildEnd`]), so which side may say
+/// what is checked by the compiler.
 #[derive(Debug)]
-pub struct Channel(Option<UnixStream>);
+struct Channel(Option<UnixStream>);
+
+/// The runtime's end: it says "parent-done" and "go", sends fds, and
+/// reads the child's reports.
+#[derive(Debug)]
+pub struct RuntimeEnd(Channel);
+
+/// The child's end: it waits for the runtime and reports back.
+#[derive(Debug)]
+pub struct ChildEnd(Channel);
 
 /// What the child reports at a sync point.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,48 +59,26 @@ pub enum Report {
     Closed,
 }
 
-/// Open the channel: the first end is the runtime's, the second the child's.
-pub fn channel() -> Result<(Channel, Channel)> {
+/// Open the channel: the runtime's end and the child's.
+pub fn channel() -> Result<(RuntimeEnd, ChildEnd)> {
     let (a, b) = UnixStream::pair().map_err(|e| Error::io("socketpair(AF_UNIX)", e))?;
-    Ok((Channel(Some(a)), Channel(Some(b))))
+    Ok((RuntimeEnd(Channel(Some(a))), ChildEnd(Channel(Some(b)))))
 }
 
-impl Channel {
+impl RuntimeEnd {
     /// Runtime, sync 0: the runtime's part of the setup is done, so the
     /// child may start on its own. In step 1 that part is only narrating
     /// the clone (so the story is told in order); from step 5 on the child
     /// is in its cgroup by then, from step 7 on its uid_map is written.
     pub fn parent_done(&mut self) -> Result<()> {
         explain::note("sync 0: the runtime's part of the setup is done");
-        self.send("parent-done")
-    }
-
-    /// Child, sync 0: wait until the runtime has done its part.
-    pub fn wait_parent(&mut self) -> Result<()> {
-        match self.recv()?.as_deref() {
-            Some("parent-done") => Ok(()),
-            other => Err(Error::Usage(format!(
-                "runtime went away at sync 0 (got {other:?})"
-            ))),
-        }
-    }
-
-    /// Child: setup is done, waiting at the sync point.
-    pub fn ready(&mut self) -> Result<()> {
-        explain::note("sync 1: ready, waiting for go");
-        self.send("ready")
-    }
-
-    /// Child: something failed; the runtime prints `reason` and exits `code`.
-    pub fn fail(&mut self, code: i32, reason: &str) {
-        // Best effort: if the runtime is gone there is no one to tell.
-        let _ = self.send(&format!("fail {code} {}", reason.replace('\n', " ")));
+        self.0.send("parent-done")
     }
 
     /// Runtime: let the child go on.
     pub fn go(&mut self) -> Result<()> {
         explain::note("sync 2: go");
-        self.send("go")
+        self.0.send("go")
     }
 
     // ANCHOR: send_fd
@@ -100,7 +89,7 @@ impl Channel {
     pub fn send_fd(&mut self, fd: Option<std::os::fd::BorrowedFd<'_>>) -> Result<()> {
         use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
         use std::os::fd::AsRawFd;
-        let sock = self.stream()?.as_raw_fd();
+        let sock = self.0.stream()?.as_raw_fd();
         let Some(fd) = fd else {
             let iov = [std::io::IoSlice::new(b"N")];
             sendmsg::<()>(sock, &iov, &[], MsgFlags::empty(), None)
@@ -122,12 +111,48 @@ impl Channel {
     }
     // ANCHOR_END: send_fd
 
+    /// Runtime: read the child's next report.
+    pub fn report(&mut self) -> Result<Report> {
+        let Some(line) = self.0.recv()? else {
+            return Ok(Report::Closed);
+        };
+        Ok(parse_report(&line))
+    }
+}
+
+impl ChildEnd {
+    /// Child, sync 0: wait until the runtime has done its part.
+    pub fn wait_parent(&mut self) -> Result<()> {
+        let got = self.0.recv();
+        explain::release(); // what the child narrated so far, now in order
+        match got?.as_deref() {
+            Some("parent-done") => Ok(()),
+            other => Err(Error::Protocol(format!(
+                "runtime went away at sync 0 (got {other:?})"
+            ))),
+        }
+    }
+
+    /// Child: setup is done, waiting at the sync point.
+    pub fn ready(&mut self) -> Result<()> {
+        explain::note("sync 1: ready, waiting for go");
+        self.0.send("ready")
+    }
+
+    /// Child: something failed; the runtime prints `reason` and exits `code`.
+    pub fn fail(&mut self, code: i32, reason: &str) {
+        // Best effort: if the runtime is gone there is no one to tell.
+        let _ = self
+            .0
+            .send(&format!("fail {code} {}", reason.replace('\n', " ")));
+    }
+
     // ANCHOR: recv_fd
-    /// Child: receive what [`Channel::send_fd`] sent: an fd, or `None`.
+    /// Child: receive what [`RuntimeEnd::send_fd`] sent: an fd, or `None`.
     pub fn recv_fd(&mut self) -> Result<Option<std::os::fd::OwnedFd>> {
         use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
         use std::os::fd::{AsRawFd, FromRawFd};
-        let sock = self.stream()?.as_raw_fd();
+        let sock = self.0.stream()?.as_raw_fd();
         let mut byte = [0u8; 1];
         let mut iov = [std::io::IoSliceMut::new(&mut byte)];
         let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
@@ -145,7 +170,7 @@ impl Channel {
             }
         }
         if msg.bytes == 0 {
-            return Err(Error::Usage(
+            return Err(Error::Protocol(
                 "runtime went away before sending a file descriptor".into(),
             ));
         }
@@ -157,37 +182,31 @@ impl Channel {
     /// closing everything else (step 2's init).
     pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
-        self.0.as_ref().map(|s| s.as_raw_fd())
+        self.0.0.as_ref().map(|s| s.as_raw_fd())
     }
 
     /// Close this process's end. Other processes' copies stay open: this is
     /// close(2), not shutdown(2).
     pub fn close(&mut self) {
-        self.0 = None;
-    }
-
-    fn stream(&mut self) -> Result<&mut UnixStream> {
-        self.0
-            .as_mut()
-            .ok_or_else(|| Error::Usage("sync socket used after close".into()))
+        self.0.0 = None;
     }
 
     /// Child: wait for "go". EOF means the runtime died: give up.
     pub fn wait_go(&mut self) -> Result<()> {
-        match self.recv()?.as_deref() {
+        match self.0.recv()?.as_deref() {
             Some("go") => Ok(()),
-            other => Err(Error::Usage(format!(
+            other => Err(Error::Protocol(format!(
                 "runtime went away at a sync point (got {other:?})"
             ))),
         }
     }
+}
 
-    /// Runtime: read the child's next report.
-    pub fn report(&mut self) -> Result<Report> {
-        let Some(line) = self.recv()? else {
-            return Ok(Report::Closed);
-        };
-        Ok(parse_report(&line))
+impl Channel {
+    fn stream(&mut self) -> Result<&mut UnixStream> {
+        self.0
+            .as_mut()
+            .ok_or_else(|| Error::Protocol("sync socket used after close".into()))
     }
 
     fn send(&mut self, msg: &str) -> Result<()> {
@@ -217,14 +236,14 @@ impl Channel {
 
 /// Runtime, sync 1: wait until the child is set up. If it failed instead,
 /// reap it and return its reason and exit code.
-pub fn expect_ready(chan: &mut Channel, child: Pid) -> Result<()> {
+pub fn expect_ready(chan: &mut RuntimeEnd, child: Pid) -> Result<()> {
     match chan.report()? {
         Report::Ready => Ok(()),
         Report::Failed(code, reason) => {
             reap(child);
-            Err(Error::Child(reason, code))
+            Err(Error::child(reason, code))
         }
-        Report::Closed => Err(Error::Child(
+        Report::Closed => Err(Error::child(
             format!("the child died during setup ({})", reap(child)),
             crate::error::EXIT_RUNTIME,
         )),
@@ -233,7 +252,7 @@ pub fn expect_ready(chan: &mut Channel, child: Pid) -> Result<()> {
 
 /// Runtime, sync 3: after "go", EOF means execve(2) succeeded. A report
 /// means exec failed (127 not found, 126 not executable).
-pub fn expect_exec(chan: &mut Channel, child: Pid) -> Result<()> {
+pub fn expect_exec(chan: &mut RuntimeEnd, child: Pid) -> Result<()> {
     match chan.report()? {
         Report::Closed => {
             explain::note("sync 3: socket closed by execve: the command is running");
@@ -241,9 +260,9 @@ pub fn expect_exec(chan: &mut Channel, child: Pid) -> Result<()> {
         }
         Report::Failed(code, reason) => {
             reap(child);
-            Err(Error::Exec(reason, code))
+            Err(Error::exec(reason, code))
         }
-        Report::Ready => Err(Error::Usage("child said ready twice".into())),
+        Report::Ready => Err(Error::Protocol("child said ready twice".into())),
     }
 }
 
@@ -259,12 +278,15 @@ fn reap(child: Pid) -> String {
 /// over the channel and exit with the error's code. (A sequence that ends in
 /// exec returns only on failure; step02's init returns the command's status.)
 pub fn child_main(
-    chan: &mut Option<Channel>,
-    sequence: impl FnOnce(&mut Channel) -> Result<i32>,
+    chan: &mut Option<ChildEnd>,
+    sequence: impl FnOnce(&mut ChildEnd) -> Result<i32>,
 ) -> isize {
     let Some(mut chan) = chan.take() else {
         return crate::error::EXIT_RUNTIME as isize;
     };
+    // Until sync 0 the runtime may still be narrating the clone: the
+    // child's lines wait (see `ChildEnd::wait_parent`).
+    explain::hold();
     let err = match sequence(&mut chan) {
         Ok(code) => return code as isize,
         Err(e) => e,

@@ -27,7 +27,7 @@ use nix::unistd::{ForkResult, fork};
 use crate::error::{Error, Result};
 use crate::exec::BeforeExec;
 use crate::explain::{self, Role};
-use crate::sync::Channel;
+use crate::sync::ChildEnd;
 use crate::{exec, signals};
 
 // ANCHOR: close_inherited
@@ -42,7 +42,7 @@ use crate::{exec, signals};
 /// class of runc's CVE-2024-21626). It also holds the runtime's end of the
 /// sync channel, so without this the child would never see EOF when the
 /// runtime dies before sync 0, and would wait forever.
-pub fn close_inherited_fds(chan: &Channel, keep: &[RawFd]) -> Result<()> {
+pub fn close_inherited_fds(chan: &ChildEnd, keep: &[RawFd]) -> Result<()> {
     let mut keep: Vec<RawFd> = keep
         .iter()
         .copied()
@@ -80,13 +80,13 @@ fn close_range(first: u32, last: u32) -> Result<()> {
 /// Run `command` as PID 1's child and supervise it until it exits. Returns
 /// the exit status for the runtime (128+N if the command died of signal N).
 // ANCHOR: init
-pub fn run(command: &[String], chan: &mut Channel) -> Result<i32> {
+pub fn run(command: &[String], chan: &mut ChildEnd) -> Result<i32> {
     run_then(command, chan, &mut || Ok(()))
 }
 
 /// [`run`], with `before` run in the command's process right before its
 /// execve(2) (see [`exec::BeforeExec`]).
-pub fn run_then(command: &[String], chan: &mut Channel, before: BeforeExec<'_>) -> Result<i32> {
+pub fn run_then(command: &[String], chan: &mut ChildEnd, before: BeforeExec<'_>) -> Result<i32> {
     // Block first: a signal that arrives between fork and the loop below
     // waits for us instead of being lost.
     signals::block()?;

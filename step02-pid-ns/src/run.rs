@@ -2,7 +2,7 @@
 //! running an init that forks the command (`diff` it with step 1's run.rs).
 
 use crate::isolab::explain::{self, Role};
-use crate::isolab::sync::{self, Channel};
+use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::{Result, clone, exec, init, pause, prctl, signals, uts};
 use nix::sched::CloneFlags;
 
@@ -42,7 +42,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
 /// Child side: PID 1 of the new PID namespace.
 // ANCHOR: child
-fn child(args: &RunArgs, chan: &mut Option<Channel>) -> isize {
+fn child(args: &RunArgs, chan: &mut Option<ChildEnd>) -> isize {
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
         init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open

@@ -9,7 +9,7 @@ use step03_mount_pivot as isolab;
 use clap::{Parser, Subcommand};
 use step03_mount_pivot::cli::{self, Common};
 use step03_mount_pivot::image_args::ImageArgs;
-use step03_mount_pivot::tools::Tools;
+use step03_mount_pivot::image_tools::Tools;
 use step03_mount_pivot::uts::validate_hostname;
 
 /// isolab step 3: step 2 plus a mount namespace. The container gets its

@@ -63,13 +63,13 @@ impl Root {
         let st = fstat(&fd).map_err(|e| Error::syscall(format!("fstat({path})"), e))?;
         let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
         if kind == SFlag::S_IFLNK {
-            return Err(Error::Usage(format!(
+            return Err(Error::Request(format!(
                 "{}{path} is a symlink: refusing to mount onto it (a rootfs must not redirect its mount points)",
                 self.shown.trim_end_matches('/')
             )));
         }
         if dir && kind != SFlag::S_IFDIR {
-            return Err(Error::Usage(format!(
+            return Err(Error::Request(format!(
                 "{}{path} is not a directory: can't mount a filesystem there",
                 self.shown.trim_end_matches('/')
             )));
@@ -113,7 +113,7 @@ impl Root {
 
     fn openat2(&self, path: &str, flags: libc::c_int) -> Result<OwnedFd> {
         let c = CString::new(path.trim_start_matches('/'))
-            .map_err(|_| Error::Usage(format!("path with a NUL byte: {path:?}")))?;
+            .map_err(|_| Error::Request(format!("path with a NUL byte: {path:?}")))?;
         let c = if c.as_bytes().is_empty() {
             CString::new(".").unwrap_or_default()
         } else {
@@ -144,7 +144,7 @@ impl Root {
             } else {
                 ""
             };
-            return Err(Error::Usage(format!(
+            return Err(Error::Request(format!(
                 "openat2({path:?}, RESOLVE_IN_ROOT) in {} failed: {errno}{hint}",
                 self.shown
             )));

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::isolab::explain::{self, Role};
 use crate::isolab::resolve::Root;
-use crate::isolab::sync::{self, Channel};
+use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::{
     Result, clone, dev, environ, exec, init, masked, mount, pause, pivot, prctl, pseudofs, rootfs,
     signals, uts,
@@ -27,7 +27,11 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // ANCHOR: clone
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
-    let child = clone::clone(flags, || child(args, &rootfs, &mut child_end))?;
+    let inputs = Inputs {
+        args,
+        rootfs: &rootfs,
+    };
+    let child = clone::clone(flags, || child(&inputs, &mut child_end))?;
     // ANCHOR_END: clone
     drop(child_end); // the child's end of the channel, in our copy
     runtime.parent_done()?; // sync 0: the child may start
@@ -48,9 +52,18 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     Ok(signals::exit_code(status))
 }
 
+/// What the child gets from the runtime, all made before the clone: each
+/// step adds a field (`diff` the steps' run.rs).
+#[derive(Debug, Clone, Copy)]
+struct Inputs<'a> {
+    args: &'a RunArgs,
+    rootfs: &'a Path,
+}
+
 /// Child side: PID 1 of the new PID namespace, in a new mount namespace.
 // ANCHOR: child
-fn child(args: &RunArgs, rootfs: &Path, chan: &mut Option<Channel>) -> isize {
+fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
+    let Inputs { args, rootfs } = *inputs;
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
         init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open

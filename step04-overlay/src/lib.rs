@@ -9,5 +9,5 @@ pub use step03_mount_pivot::*;
 pub mod cleanup;
 pub mod container;
 pub mod layer_args;
+pub mod layer_tools;
 pub mod overlay;
-pub mod tools;

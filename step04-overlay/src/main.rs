@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use step04_overlay::cli::{self, Common};
 use step04_overlay::image_args::ImageArgs;
 use step04_overlay::layer_args::LayerArgs;
-use step04_overlay::tools::Tools;
+use step04_overlay::layer_tools::Tools;
 use step04_overlay::uts::validate_hostname;
 
 /// isolab step 4: step 3 with OverlayFS. The rootfs is a read-only image;

@@ -59,7 +59,7 @@ pub fn options(image: &Path, layers: &Layers) -> Result<String> {
     ] {
         let text = path.to_string_lossy();
         if text.contains([',', ':', '\\']) {
-            return Err(Error::Usage(format!(
+            return Err(Error::Request(format!(
                 "{} contains ',', ':' or '\\', which overlay mount options can't carry: move it",
                 path.display()
             )));

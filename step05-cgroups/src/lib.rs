@@ -8,7 +8,7 @@
 pub use step04_overlay::*;
 
 pub mod cgroup;
+pub mod cgroup_sweep;
 pub mod cgroupns;
-pub mod cleanup;
 pub mod limit_args;
 pub mod limits;

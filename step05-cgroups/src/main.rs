@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 use step05_cgroups::cli::{self, Common};
 use step05_cgroups::image_args::ImageArgs;
 use step05_cgroups::layer_args::LayerArgs;
+use step05_cgroups::layer_tools::Tools;
 use step05_cgroups::limit_args::LimitArgs;
-use step05_cgroups::tools::Tools;
 use step05_cgroups::uts::validate_hostname;
 
 /// isolab step 5: step 4 plus cgroups. The container runs in a cgroup of
@@ -65,7 +65,7 @@ fn main() {
         Command::Run(args) => run::run(args),
         // Step 5's cleanup also sweeps cgroups.
         Command::Tools(Tools::Cleanup { state_dir }) => {
-            step05_cgroups::cleanup::run(state_dir.as_deref())
+            step05_cgroups::cgroup_sweep::cleanup(state_dir.as_deref())
         }
         Command::Tools(tools) => tools.run(),
     };

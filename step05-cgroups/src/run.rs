@@ -4,15 +4,15 @@
 
 use std::path::Path;
 
-use crate::isolab::cgroup::{self, Cgroup, Layout};
+use crate::isolab::cgroup::{Cgroup, Layout};
 use crate::isolab::container::{self, Container};
 use crate::isolab::explain::{self, Role};
 use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
-use crate::isolab::sync::{self, Channel};
+use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::{
-    Result, cgroupns, clone, dev, environ, exec, init, limits, masked, mount, pause, pivot, prctl,
-    pseudofs, rootfs, signals, uts,
+    Result, cgroup_sweep, cgroupns, clone, dev, environ, exec, init, limits, masked, mount, pause,
+    pivot, prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -25,7 +25,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let limits = args.limits.limits(!args.no_init)?; // all checked before anything is created
     let layout = Layout::detect()?;
     // What killed runtimes left behind: their layers, state and cgroups.
-    container::sweep_stale_with(&state, |id| cgroup::remove_stale(&layout, id));
+    container::sweep_stale_with(&state, |id| cgroup_sweep::remove_stale(&layout, id));
     let image = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
     // Removed when `ctr` is dropped, at the end of this function.
     let ctr = Container::create(&state, args.layers.keep)?;
@@ -36,9 +36,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // ANCHOR: clone
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
-    let child = clone::clone(flags, || {
-        child(args, &image, &ctr.layers, &cg, &mut child_end)
-    })?;
+    let inputs = Inputs {
+        args,
+        image: &image,
+        layers: &ctr.layers,
+        cg: &cg,
+    };
+    let child = clone::clone(flags, || child(&inputs, &mut child_end))?;
     // ANCHOR_END: clone
     drop(child_end); // the child's end of the channel, in our copy
 
@@ -65,15 +69,25 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// What the child gets from the runtime, all made before the clone: each
+/// step adds a field (`diff` the steps' run.rs).
+#[derive(Debug, Clone, Copy)]
+struct Inputs<'a> {
+    args: &'a RunArgs,
+    image: &'a Path,
+    layers: &'a Layers,
+    cg: &'a Cgroup,
+}
+
 /// Child side: PID 1 of the new PID namespace, in a new mount namespace.
 // ANCHOR: child
-fn child(
-    args: &RunArgs,
-    image: &Path,
-    layers: &Layers,
-    cg: &Cgroup,
-    chan: &mut Option<Channel>,
-) -> isize {
+fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
+    let Inputs {
+        args,
+        image,
+        layers,
+        cg,
+    } = *inputs;
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
         init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open

@@ -155,7 +155,7 @@ fn to_caps(set: &BTreeSet<u32>) -> caps::CapsHashSet {
 }
 
 fn fail(call: String) -> impl FnOnce(caps::errors::CapsError) -> Error {
-    move |e| Error::Usage(format!("{call} failed: {e}"))
+    move |e| Error::Request(format!("{call} failed: {e}"))
 }
 
 // ANCHOR: drop_bounding
@@ -277,7 +277,7 @@ pub fn verify(plan: &Plan, user_is_root: bool) -> Result<()> {
     ];
     for (name, got, want) in checks {
         if got != want {
-            return Err(Error::Usage(format!(
+            return Err(Error::Verify(format!(
                 "capabilities not applied: {name} is {got:016x}, expected {want:016x}"
             )));
         }

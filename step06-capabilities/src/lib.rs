@@ -14,5 +14,5 @@ pub mod capsh;
 pub mod keyring;
 pub mod no_new_privs;
 pub mod privilege_args;
-pub mod tools;
+pub mod privilege_tools;
 pub mod user;

@@ -12,7 +12,7 @@ use step06_capabilities::image_args::ImageArgs;
 use step06_capabilities::layer_args::LayerArgs;
 use step06_capabilities::limit_args::LimitArgs;
 use step06_capabilities::privilege_args::PrivilegeArgs;
-use step06_capabilities::tools::Tools;
+use step06_capabilities::privilege_tools::Tools;
 use step06_capabilities::uts::validate_hostname;
 
 /// isolab step 6: step 5 plus capabilities. Root in the container keeps

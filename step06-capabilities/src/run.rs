@@ -5,16 +5,16 @@
 use std::path::Path;
 
 use crate::isolab::capabilities::{self, Plan};
-use crate::isolab::cgroup::{self, Cgroup, Layout};
+use crate::isolab::cgroup::{Cgroup, Layout};
 use crate::isolab::container::{self, Container};
 use crate::isolab::explain::{self, Role};
 use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
-use crate::isolab::sync::{self, Channel};
+use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::user::{self, User};
 use crate::isolab::{
-    Result, cgroupns, clone, dev, environ, exec, init, keyring, limits, masked, mount,
-    no_new_privs, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
+    Result, cgroup_sweep, cgroupns, clone, dev, environ, exec, init, keyring, limits, masked,
+    mount, no_new_privs, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -33,7 +33,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     )?;
     let layout = Layout::detect()?;
     // What killed runtimes left behind: their layers, state and cgroups.
-    container::sweep_stale_with(&state, |id| cgroup::remove_stale(&layout, id));
+    container::sweep_stale_with(&state, |id| cgroup_sweep::remove_stale(&layout, id));
     let image = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
     // Removed when `ctr` is dropped, at the end of this function.
     let ctr = Container::create(&state, args.layers.keep)?;
@@ -44,16 +44,15 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // ANCHOR: clone
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
-    let child = clone::clone(flags, || {
-        child(
-            args,
-            &image,
-            &ctr.layers,
-            &cg,
-            (&plan, user),
-            &mut child_end,
-        )
-    })?;
+    let inputs = Inputs {
+        args,
+        image: &image,
+        layers: &ctr.layers,
+        cg: &cg,
+        plan: &plan,
+        user,
+    };
+    let child = clone::clone(flags, || child(&inputs, &mut child_end))?;
     // ANCHOR_END: clone
     drop(child_end); // the child's end of the channel, in our copy
 
@@ -80,16 +79,29 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// What the child gets from the runtime, all made before the clone: each
+/// step adds a field (`diff` the steps' run.rs).
+#[derive(Debug, Clone, Copy)]
+struct Inputs<'a> {
+    args: &'a RunArgs,
+    image: &'a Path,
+    layers: &'a Layers,
+    cg: &'a Cgroup,
+    plan: &'a Plan,
+    user: User,
+}
+
 /// Child side: PID 1 of the new PID namespace, in a new mount namespace.
 // ANCHOR: child
-fn child(
-    args: &RunArgs,
-    image: &Path,
-    layers: &Layers,
-    cg: &Cgroup,
-    (plan, user): (&Plan, User),
-    chan: &mut Option<Channel>,
-) -> isize {
+fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
+    let Inputs {
+        args,
+        image,
+        layers,
+        cg,
+        plan,
+        user,
+    } = *inputs;
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
         init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open

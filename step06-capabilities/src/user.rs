@@ -91,7 +91,7 @@ pub fn verify(user: User) -> Result<()> {
         }
         Ok(())
     } else {
-        Err(Error::Usage(format!(
+        Err(Error::Verify(format!(
             "switching to {}:{} did not take: Uid {:?}, Gid {:?}, Groups {:?} in /proc/self/status",
             user.uid,
             user.gid,

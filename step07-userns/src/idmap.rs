@@ -35,7 +35,7 @@ const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
 /// namespace of process `pid`.
 pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
     let path = CString::new(image.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::Usage("image path has a NUL byte".into()))?;
+        .map_err(|_| Error::Request("image path has a NUL byte".into()))?;
     // SAFETY: a NUL-terminated path; the result is a new fd we own.
     let tree = unsafe {
         libc::syscall(
@@ -87,7 +87,7 @@ pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
 /// Child side: attach the received tree at `target` (an empty directory).
 pub fn attach(tree: &OwnedFd, target: &Path) -> Result<()> {
     let to = CString::new(target.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::Usage("path has a NUL byte".into()))?;
+        .map_err(|_| Error::Request("path has a NUL byte".into()))?;
     let empty = c"";
     // SAFETY: valid fd and NUL-terminated paths.
     let rc = unsafe {

@@ -13,7 +13,7 @@ use step07_userns::layer_args::LayerArgs;
 use step07_userns::limit_args::LimitArgs;
 use step07_userns::map_args::MapArgs;
 use step07_userns::privilege_args::PrivilegeArgs;
-use step07_userns::tools::Tools;
+use step07_userns::privilege_tools::Tools;
 use step07_userns::uts::validate_hostname;
 
 /// isolab step 7: step 6 in a user namespace. Root in the container is an

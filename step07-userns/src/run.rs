@@ -6,17 +6,17 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 use crate::isolab::capabilities::{self, Plan};
-use crate::isolab::cgroup::{self, Cgroup, Layout};
+use crate::isolab::cgroup::{Cgroup, Layout};
 use crate::isolab::container::{self, Container};
 use crate::isolab::explain::{self, Role};
 use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
-use crate::isolab::sync::{self, Channel};
+use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::user::{self, User};
 use crate::isolab::userns::{self, Maps};
 use crate::isolab::{
-    Result, cgroupns, clone, dev, environ, exec, idmap, init, keyring, limits, masked, mount,
-    no_new_privs, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
+    Result, cgroup_sweep, cgroupns, clone, dev, environ, exec, idmap, init, keyring, limits,
+    masked, mount, no_new_privs, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -37,7 +37,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     userns::check_user(&maps, user.uid, user.gid)?; // the kernel would say only EINVAL
     let layout = Layout::detect()?;
     // What killed runtimes left behind: their layers, state and cgroups.
-    container::sweep_stale_with(&state, |id| cgroup::remove_stale(&layout, id));
+    container::sweep_stale_with(&state, |id| cgroup_sweep::remove_stale(&layout, id));
     let image = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
     // Removed when `ctr` is dropped, at the end of this function.
     let ctr = Container::create(&state, args.layers.keep)?;
@@ -53,18 +53,18 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWNS;
-    let child = clone::clone(flags, || {
-        child(
-            args,
-            (&image, &lower),
-            &ctr.layers,
-            &cg,
-            (&plan, user),
-            &maps,
-            &mut child_end,
-        )
-    })
-    .map_err(userns::why_clone_failed)?;
+    let inputs = Inputs {
+        args,
+        image: &image,
+        lower: &lower,
+        layers: &ctr.layers,
+        cg: &cg,
+        plan: &plan,
+        user,
+        maps: &maps,
+    };
+    let child =
+        clone::clone(flags, || child(&inputs, &mut child_end)).map_err(userns::why_clone_failed)?;
     // ANCHOR_END: clone
     drop(child_end); // the child's end of the channel, in our copy
 
@@ -96,18 +96,33 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// What the child gets from the runtime, all made before the clone: each
+/// step adds a field (`diff` the steps' run.rs).
+#[derive(Debug, Clone, Copy)]
+struct Inputs<'a> {
+    args: &'a RunArgs,
+    image: &'a Path,
+    lower: &'a Path,
+    layers: &'a Layers,
+    cg: &'a Cgroup,
+    plan: &'a Plan,
+    user: User,
+    maps: &'a Maps,
+}
+
 /// Child side: PID 1 of the new PID namespace, in a new mount namespace.
 // ANCHOR: child
-#[allow(clippy::too_many_arguments)]
-fn child(
-    args: &RunArgs,
-    (image, lower): (&Path, &Path),
-    layers: &Layers,
-    cg: &Cgroup,
-    (plan, user): (&Plan, User),
-    maps: &Maps,
-    chan: &mut Option<Channel>,
-) -> isize {
+fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
+    let Inputs {
+        args,
+        image,
+        lower,
+        layers,
+        cg,
+        plan,
+        user,
+        maps,
+    } = *inputs;
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
         init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open

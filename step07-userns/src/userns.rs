@@ -212,7 +212,7 @@ pub fn write_maps(pid: i32, maps: &Maps) -> Result<()> {
                 .status()
                 .map_err(|e| Error::io(format!("running {tool}"), e))?;
             if !status.success() {
-                return Err(Error::Usage(format!(
+                return Err(Error::Request(format!(
                     "{tool} {} failed: check your /etc/subuid and /etc/subgid ranges",
                     args.join(" ")
                 )));

@@ -61,7 +61,7 @@ impl Layout {
             .map_err(|e| Error::io("reading /proc/self/mountinfo", e))?;
         let layout = Layout::parse(&text);
         if layout.v1.is_empty() && layout.v2.is_none() {
-            return Err(Error::Usage(
+            return Err(Error::Unsupported(
                 "no cgroup filesystem is mounted: mount cgroup2 at /sys/fs/cgroup (or run without resource limits in an earlier step)".into(),
             ));
         }
@@ -278,7 +278,7 @@ impl Cgroup {
                 ..
             }) if !crate::pseudofs::real_root() => {
                 if limits.any() {
-                    return Err(Error::Usage(
+                    return Err(Error::Request(
                         "resource limits need a cgroup subtree you may write: run with sudo, or from a delegated one (systemd-run --user --scope -p Delegate=yes ...)".into(),
                     ));
                 }
@@ -321,7 +321,8 @@ impl Cgroup {
         }
     }
 
-    fn all_dirs(&self) -> Vec<&Path> {
+    /// Every directory of this cgroup, v2 first.
+    pub fn all_dirs(&self) -> Vec<&Path> {
         self.v2
             .iter()
             .map(PathBuf::as_path)
@@ -428,40 +429,6 @@ fn mkdir(path: &Path) -> Result<PathBuf> {
         )),
     }
 }
-
-// ANCHOR: sweep
-/// Remove the cgroup of container `id`, whose runtime is known to be gone
-/// (the container sweep found it dead): kill what is left in it, then
-/// remove it. True when nothing of it remains. Called for each dead
-/// container by `container::sweep_stale_with`, so a cgroup is only ever
-/// removed for a container of the same state dir that is provably dead:
-/// never another runtime's, however old or empty it looks.
-pub fn remove_stale(layout: &Layout, id: &str) -> bool {
-    let name = name_for(id);
-    let mut roots: Vec<(Option<Hierarchy>, PathBuf)> = layout
-        .v1
-        .iter()
-        .map(|h| (Some(h.clone()), h.mount.join(&name)))
-        .collect();
-    roots.extend(layout.v2.iter().map(|r| (None, r.join(&name))));
-    roots.retain(|(_, dir)| dir.is_dir());
-    if roots.is_empty() {
-        return true;
-    }
-    let mut cg = Cgroup::none(layout);
-    cg.name = name;
-    for (hierarchy, dir) in roots {
-        match hierarchy {
-            Some(h) => cg.v1.push((h, dir)),
-            None => cg.v2 = Some(dir),
-        }
-    }
-    explain::note(&format!("removing the stale cgroup {}", cg.name));
-    let dirs: Vec<PathBuf> = cg.all_dirs().iter().map(|d| d.to_path_buf()).collect();
-    drop(cg); // kills what is left and removes the directories
-    dirs.iter().all(|d| !d.exists())
-}
-// ANCHOR_END: sweep
 
 #[cfg(test)]
 mod tests {

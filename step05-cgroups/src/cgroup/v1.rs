@@ -32,7 +32,7 @@ pub struct Dirs {
 
 fn need<'a>(dir: &'a Option<PathBuf>, controller: &str) -> Result<&'a Path> {
     dir.as_deref().ok_or_else(|| {
-        crate::error::Error::Usage(format!(
+        crate::error::Error::Unsupported(format!(
             "the {controller} controller is not mounted on this machine: drop that limit"
         ))
     })

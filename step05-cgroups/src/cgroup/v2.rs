@@ -33,7 +33,7 @@ pub fn enable_controllers(root: &Path, limits: &Limits) -> Result<()> {
     let enabled = read(root, "cgroup.subtree_control").unwrap_or_default();
     for c in needed(limits) {
         if !available.split_whitespace().any(|a| a == c) {
-            return Err(Error::Usage(format!(
+            return Err(Error::Unsupported(format!(
                 "the {c} controller is not available in this machine's cgroup v2 hierarchy: drop that limit"
             )));
         }

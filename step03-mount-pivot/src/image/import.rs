@@ -71,7 +71,7 @@ pub fn link_escapes(entry: &Path, target: &Path) -> bool {
 /// The result lands atomically: unpacked next to it, then renamed.
 pub fn import(tarball: &Path, dest: &Path) -> Result<Report> {
     if dest.exists() {
-        return Err(Error::Usage(format!(
+        return Err(Error::Request(format!(
             "{} already exists: remove it first or pick another name",
             dest.display()
         )));
@@ -123,7 +123,7 @@ fn unpack(reader: impl Read, dest: &Path) -> Result<Report> {
     archive.set_preserve_ownerships(root);
     archive.set_overwrite(true);
     let mut report = Report::default();
-    let bad = |e: std::io::Error| Error::Usage(format!("not a readable tar archive: {e}"));
+    let bad = |e: std::io::Error| Error::Request(format!("not a readable tar archive: {e}"));
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let raw = entry.path_bytes().into_owned();
@@ -169,7 +169,7 @@ fn unpack(reader: impl Read, dest: &Path) -> Result<Report> {
                     .map(|c| format!(": {c}"))
                     .unwrap_or_default();
                 // Not a refusal of ours: the image would be incomplete.
-                return Err(Error::Usage(format!(
+                return Err(Error::Request(format!(
                     "could not unpack {shown}: {e}{cause}; nothing was imported"
                 )));
             }

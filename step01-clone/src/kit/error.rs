@@ -27,11 +27,26 @@ pub enum Error {
         hint: Option<String>,
     },
     /// exec of the user's command failed (exit 126 or 127).
+    #[error("{reason}")]
+    Exec { reason: String, code: i32 },
+    /// The child failed before exec and told the parent why, with the exit
+    /// status it asked for.
+    #[error("{reason}")]
+    Child { reason: String, code: i32 },
+    /// The runtime and its child disagree about where they are in the sync
+    /// protocol, or one of them went away: a bug or a killed process, never
+    /// the user's doing.
     #[error("{0}")]
-    Exec(String, i32),
-    /// The child failed before exec and told the parent why.
+    Protocol(String),
+    /// A read-back of what the kernel now holds (/proc/self/status) does
+    /// not show what was set: the mechanism did not take.
     #[error("{0}")]
-    Child(String, i32),
+    Verify(String),
+    /// This machine lacks something the run needs (a controller, a cgroup
+    /// filesystem, a shell to build an image from); the message names the
+    /// fix.
+    #[error("{0}")]
+    Unsupported(String),
     /// Reading /proc failed (the inspector).
     #[error("{0}")]
     Proc(String),
@@ -40,9 +55,11 @@ pub enum Error {
     /// clap's own usage errors.
     #[error("{0}")]
     BadFlag(String),
-    /// Anything the user asked for that can't be done as asked.
+    /// A well-formed request that can't be done as asked (a rootfs that
+    /// does not exist, a symlinked mount point, an image name taken): exit
+    /// 125. A command line that can never work is [`Error::BadFlag`].
     #[error("{0}")]
-    Usage(String),
+    Request(String),
     /// A signal ended the runtime's wait (Ctrl-C while paused): exit 128+N,
     /// after the container is cleaned up.
     #[error("interrupted by {0} before the command ran: the container was removed")]
@@ -83,6 +100,22 @@ impl Error {
         }
     }
 
+    /// exec of the command failed: `reason` for the user, `code` for the shell.
+    pub fn exec(reason: impl Into<String>, code: i32) -> Self {
+        Error::Exec {
+            reason: reason.into(),
+            code,
+        }
+    }
+
+    /// The child reported a failure before exec.
+    pub fn child(reason: impl Into<String>, code: i32) -> Self {
+        Error::Child {
+            reason: reason.into(),
+            code,
+        }
+    }
+
     /// A failed read or write of a file.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
@@ -94,7 +127,7 @@ impl Error {
     /// The process exit status this error stands for.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Exec(_, code) | Error::Child(_, code) => *code,
+            Error::Exec { code, .. } | Error::Child { code, .. } => *code,
             // `inspect` of a process that is gone or unreadable.
             Error::Proc(_) => 1,
             Error::Interrupted(signal) => 128 + *signal as i32,
@@ -165,7 +198,7 @@ mod tests {
 
     #[test]
     fn exec_errors_keep_their_code() {
-        assert_eq!(Error::Exec("x".into(), EXIT_NOT_FOUND).exit_code(), 127);
-        assert_eq!(Error::Child("x".into(), 126).exit_code(), 126);
+        assert_eq!(Error::exec("x", EXIT_NOT_FOUND).exit_code(), 127);
+        assert_eq!(Error::child("x", 126).exit_code(), 126);
     }
 }

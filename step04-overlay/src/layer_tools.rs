@@ -10,7 +10,7 @@ use crate::error::Result;
 #[derive(Debug, Subcommand)]
 pub enum Tools {
     #[command(flatten)]
-    Base(step03_mount_pivot::tools::Tools),
+    Base(step03_mount_pivot::image_tools::Tools),
     /// Remove what runtimes that were killed left behind (layers and state;
     /// from step 5 on also cgroups)
     Cleanup {

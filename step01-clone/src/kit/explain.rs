@@ -69,6 +69,27 @@ pub fn note(text: &str) {
     }
 }
 
+/// While set, this process's narration waits in [`HELD`] instead of being
+/// written: the child holds its lines until sync 0, so what it does before
+/// (closing the runtime's fds) can't print ahead of the runtime's own
+/// narration of the clone.
+static HOLD: AtomicBool = AtomicBool::new(false);
+static HELD: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Child, first thing: hold narration until [`release`].
+pub fn hold() {
+    HOLD.store(true, Ordering::Relaxed);
+}
+
+/// Child, at sync 0: write what was held, and narrate directly from now on.
+pub fn release() {
+    HOLD.store(false, Ordering::Relaxed);
+    let held = std::mem::take(&mut *HELD.lock().unwrap_or_else(|e| e.into_inner()));
+    if !held.is_empty() {
+        write_out(&held);
+    }
+}
+
 /// Where narration goes: an fd (2, stderr, unless [`log_to`] chose a
 /// file), shared by the runtime and every process it clones.
 static SINK: AtomicI32 = AtomicI32::new(2);
@@ -109,8 +130,18 @@ fn emit(line: &str) {
             format!("{prefix} {line}\n")
         }
     };
-    // One write per line, so lines from the runtime and the child don't mix
-    // mid-line when both narrate at once.
+    if HOLD.load(Ordering::Relaxed) {
+        HELD.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_str(&text);
+        return;
+    }
+    write_out(&text);
+}
+
+/// One write per call, so lines from the runtime and the child don't mix
+/// mid-line when both narrate at once.
+fn write_out(text: &str) {
     let fd = SINK.load(Ordering::Relaxed);
     // SAFETY: the fd is stderr or the log file, open for the life of the
     // process; ManuallyDrop keeps this borrowed File from closing it.

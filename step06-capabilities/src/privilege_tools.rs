@@ -8,7 +8,7 @@ use crate::error::Result;
 #[derive(Debug, Subcommand)]
 pub enum Tools {
     #[command(flatten)]
-    Base(step05_cgroups::tools::Tools),
+    Base(step05_cgroups::layer_tools::Tools),
     /// Print a process's capabilities the way `capsh --print` does
     Caps {
         /// The process (default: this one)
@@ -20,8 +20,8 @@ impl Tools {
     /// Run the subcommand; its exit status.
     pub fn run(&self) -> Result<i32> {
         match self {
-            Tools::Base(step05_cgroups::tools::Tools::Cleanup { state_dir }) => {
-                crate::cleanup::run(state_dir.as_deref())
+            Tools::Base(step05_cgroups::layer_tools::Tools::Cleanup { state_dir }) => {
+                crate::cgroup_sweep::cleanup(state_dir.as_deref())
             }
             Tools::Base(tools) => tools.run(),
             Tools::Caps { pid } => crate::capsh::report(pid.unwrap_or(std::process::id() as i32))

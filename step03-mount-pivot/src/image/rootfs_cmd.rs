@@ -103,7 +103,7 @@ pub fn run(cmd: &RootfsCommand) -> Result<i32> {
                 let program = std::fs::canonicalize(program)
                     .map_err(|e| Error::io(format!("finding {}", program.display()), e))?;
                 rootfs::copy_path(&program, &dir, 0)?;
-                for needed in crate::elf::closure(&program).map_err(Error::Usage)? {
+                for needed in crate::elf::closure(&program).map_err(Error::Request)? {
                     rootfs::copy_path(&needed, &dir, 0)?;
                 }
                 crate::cli::outln(&format!("added {}", program.display()));

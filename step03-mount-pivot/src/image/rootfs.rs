@@ -51,16 +51,16 @@ pub fn choose(arg: Option<&str>, state: &State) -> Result<PathBuf> {
     };
     let meta = std::fs::metadata(&path).map_err(|_| match arg {
         // A bare name is an image name; the user may have meant a folder.
-        Some(name) if !name.contains('/') && Path::new(name).is_dir() => Error::Usage(format!(
+        Some(name) if !name.contains('/') && Path::new(name).is_dir() => Error::Request(format!(
             "there is no image named {name:?} (`rootfs list` names them): for the directory {name} here, write ./{name}"
         )),
-        _ => Error::Usage(format!(
+        _ => Error::Request(format!(
             "rootfs {} does not exist: give a directory, or a name from `rootfs list`",
             path.display()
         )),
     })?;
     if !meta.is_dir() {
-        return Err(Error::Usage(format!(
+        return Err(Error::Request(format!(
             "rootfs {} is not a directory: unpack a tarball with `rootfs import`",
             path.display()
         )));
@@ -163,13 +163,13 @@ pub fn build(dir: &Path) -> Result<()> {
         .iter()
         .any(|p| p.ends_with("sh") || p.ends_with("busybox"))
     {
-        return Err(Error::Usage(
+        return Err(Error::Unsupported(
             "the host has no /bin/sh to build a default rootfs from: pass --rootfs".into(),
         ));
     }
     for program in &programs {
         copy_path(program, dir, 0)?;
-        for needed in elf::closure(program).map_err(Error::Usage)? {
+        for needed in elf::closure(program).map_err(Error::Request)? {
             copy_path(&needed, dir, 0)?;
         }
     }
@@ -273,7 +273,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 /// same chain of links and one real file).
 pub fn copy_path(host: &Path, root: &Path, depth: u32) -> Result<()> {
     if depth > 16 {
-        return Err(Error::Usage(format!(
+        return Err(Error::Request(format!(
             "too many symlinks resolving {}",
             host.display()
         )));
