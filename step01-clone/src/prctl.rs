@@ -5,7 +5,7 @@ use std::ffi::CString;
 
 use nix::sys::signal::Signal;
 
-use crate::error::{Result, SyscallResult};
+use crate::error::{Result, SyscallResult, Traced};
 use crate::explain;
 
 // ANCHOR: prctl
@@ -15,8 +15,7 @@ pub fn set_name(name: &str) -> Result<()> {
     let short: String = name.chars().take(15).collect();
     let call = format!("prctl(PR_SET_NAME, {})", explain::quoted(&short));
     let c = CString::new(short).unwrap_or_default();
-    nix::sys::prctl::set_name(&c).or_syscall(|| call.clone())?;
-    explain::syscall(&call, 0);
+    nix::sys::prctl::set_name(&c).traced(&call)?;
     Ok(())
 }
 
@@ -40,8 +39,7 @@ pub fn set_pdeathsig() -> Result<()> {
 /// should be (runc does the same for its init).
 pub fn set_dumpable(on: bool) -> Result<()> {
     let call = format!("prctl(PR_SET_DUMPABLE, {})", on as u8);
-    nix::sys::prctl::set_dumpable(on).or_syscall(|| call.clone())?;
-    explain::syscall(&call, 0);
+    nix::sys::prctl::set_dumpable(on).traced(&call)?;
     Ok(())
 }
 // ANCHOR_END: dumpable

@@ -5,15 +5,14 @@
 //! with it: after clone(CLONE_NEWUTS) the child may rename itself and the
 //! host's hostname does not change.
 
-use crate::error::{Result, SyscallResult};
+use crate::error::{Result, Traced};
 use crate::explain;
 
 // ANCHOR: sethostname
 /// Set the hostname of the calling process's UTS namespace.
 pub fn sethostname(name: &str) -> Result<()> {
     let call = format!("sethostname({})", explain::quoted(name));
-    nix::unistd::sethostname(name).or_syscall(|| call.clone())?;
-    explain::syscall(&call, 0);
+    nix::unistd::sethostname(name).traced(&call)?;
     Ok(())
 }
 // ANCHOR_END: sethostname

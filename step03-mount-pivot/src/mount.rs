@@ -3,7 +3,7 @@
 
 use nix::mount::{MntFlags, MsFlags};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Traced};
 use crate::explain;
 use crate::resolve::Target;
 
@@ -68,8 +68,7 @@ fn mount_shown(
         flags,
         data_arg,
     )
-    .map_err(|e| Error::syscall(call.clone(), e))?;
-    explain::syscall(&call, 0);
+    .traced(&call)?;
     Ok(())
 }
 
@@ -88,9 +87,7 @@ pub fn mount_path(
         flag_names(flags),
         data.unwrap_or("")
     );
-    nix::mount::mount(source, target, fstype, flags, data)
-        .map_err(|e| Error::syscall(call.clone(), e))?;
-    explain::syscall(&call, 0);
+    nix::mount::mount(source, target, fstype, flags, data).traced(&call)?;
     Ok(())
 }
 
@@ -205,9 +202,7 @@ pub fn readonly_recursive(target: &Target) -> Result<()> {
 /// umount2(target, MNT_DETACH): lazy unmount, gone once unused.
 pub fn detach(target: &str) -> Result<()> {
     let call = format!("umount2({target:?}, MNT_DETACH)");
-    nix::mount::umount2(target, MntFlags::MNT_DETACH)
-        .map_err(|e| Error::syscall(call.clone(), e))?;
-    explain::syscall(&call, 0);
+    nix::mount::umount2(target, MntFlags::MNT_DETACH).traced(&call)?;
     Ok(())
 }
 

@@ -6,23 +6,18 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 use step03_mount_pivot::testing::{
     Running, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, host_mountinfo,
-    require_root, run,
+    require_root, run, run_in,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step03-mount-pivot");
 
 /// `run --state-dir TMP ARGS...`
-fn run_in(state: &TempDir, args: &[&str]) -> step03_mount_pivot::testing::Output {
-    let mut full = vec!["run", "--state-dir", state.arg()];
-    full.extend_from_slice(args);
-    run(BIN, &full)
-}
-
 #[test]
 fn ps_shows_only_the_container_and_pid_1_is_init() {
     require_root();
     let state = TempDir::new("s3-ps");
     let out = run_in(
+        BIN,
         &state,
         &["--", "sh", "-c", "ps -e -o pid=,comm=; cat /proc/1/comm"],
     );
@@ -41,16 +36,16 @@ fn host_mount_table_is_unchanged_also_after_sigkill() {
     let state = TempDir::new("s3-mounts");
     // Build the default rootfs first: it is files, not mounts, but keep
     // the comparison about the run alone.
-    assert_eq!(run_in(&state, &["--", "true"]).code, 0);
+    assert_eq!(run_in(BIN, &state, &["--", "true"]).code, 0);
     let before = host_mountinfo();
-    assert_eq!(run_in(&state, &["--", "true"]).code, 0);
+    assert_eq!(run_in(BIN, &state, &["--", "true"]).code, 0);
     assert_eq!(
         host_mountinfo(),
         before,
         "a normal run changed the host's mounts"
     );
     assert_eq!(
-        run_in(&state, &["--", "sh", "-c", "kill -KILL $$"]).code,
+        run_in(BIN, &state, &["--", "sh", "-c", "kill -KILL $$"]).code,
         137
     );
     assert_eq!(
@@ -92,7 +87,7 @@ fn the_old_root_is_gone() {
         "find / -path /proc -prune -o -path /sys -prune -o -name {marker} -print; \
          grep -cE '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ' /proc/self/mountinfo; ls /proc/1/root/ | wc -l"
     );
-    let out = run_in(&state, &["--", "sh", "-c", &script]);
+    let out = run_in(BIN, &state, &["--", "sh", "-c", &script]);
     std::fs::remove_file(&marker_path).unwrap();
     assert_eq!(out.code, 0, "{out:?}");
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -112,7 +107,7 @@ fn masked_paths_read_empty_and_readonly_paths_refuse_writes() {
                   ls /sys/firmware | wc -l; \
                   echo x > /proc/sys/kernel/hostname && echo WROTE-SYS; \
                   echo h > /proc/sysrq-trigger && echo WROTE-SYSRQ; true";
-    let out = run_in(&state, &["--", "sh", "-c", script]);
+    let out = run_in(BIN, &state, &["--", "sh", "-c", script]);
     assert_eq!(out.code, 0, "{out:?}");
     for line in out.stdout.lines().filter(|l| l.starts_with("/proc/")) {
         assert!(line.ends_with(" 0"), "masked path not empty: {line}");
@@ -134,6 +129,7 @@ fn dev_has_only_the_default_devices() {
     require_root();
     let state = TempDir::new("s3-dev");
     let out = run_in(
+        BIN,
         &state,
         &[
             "--",
@@ -162,19 +158,20 @@ fn dev_has_only_the_default_devices() {
 fn step3s_rootfs_is_built_once_reused_and_rebuilt_when_incomplete() {
     require_root();
     let state = TempDir::new("s3-cache");
-    let out = run_in(&state, &["--", "true"]);
+    let out = run_in(BIN, &state, &["--", "true"]);
     assert_eq!(out.code, 0, "{out:?}");
     let dir = state.0.join("rootfs/step03");
     assert!(dir.join(".isolab-complete").exists());
     // Reused: a file we add survives the next run.
     std::fs::write(dir.join("etc/reuse-check"), "x").unwrap();
     assert_eq!(
-        run_in(&state, &["--", "cat", "/etc/reuse-check"]).stdout,
+        run_in(BIN, &state, &["--", "cat", "/etc/reuse-check"]).stdout,
         "x"
     );
     // Incomplete (no marker): rebuilt, so our file is gone.
     std::fs::remove_file(dir.join(".isolab-complete")).unwrap();
     let out = run_in(
+        BIN,
         &state,
         &[
             "--",
@@ -193,10 +190,10 @@ fn writes_stay_in_step3s_image_never_the_default_one() {
     let state = TempDir::new("s3-writes");
     let default = run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
     let default = Path::new(default.stdout.trim()).to_path_buf();
-    let out = run_in(&state, &["--", "sh", "-c", "echo planted > /etc/motd"]);
+    let out = run_in(BIN, &state, &["--", "sh", "-c", "echo planted > /etc/motd"]);
     assert_eq!(out.code, 0, "{out:?}");
     // Not isolated yet: the next step-3 container sees it...
-    let out = run_in(&state, &["--", "cat", "/etc/motd"]);
+    let out = run_in(BIN, &state, &["--", "cat", "/etc/motd"]);
     assert_eq!(out.stdout, "planted\n", "{out:?}");
     // ...but the image steps 4 and later start from is untouched.
     assert!(default.join("etc/passwd").exists());
@@ -228,7 +225,7 @@ fn a_symlinked_proc_or_dev_never_mounts_onto_the_host() {
         let state = TempDir::new(&format!("s3-symlink-{name}"));
         let evil = rootfs_with_symlink(&state, name, target);
         let before = host_mountinfo();
-        let out = run_in(&state, &["--rootfs", &evil, "--", "true"]);
+        let out = run_in(BIN, &state, &["--rootfs", &evil, "--", "true"]);
         assert_eq!(out.code, 125, "{name}: {out:?}");
         assert_one_line(&out.stderr);
         assert!(out.stderr.contains("symlink"), "{name}: {}", out.stderr);
@@ -263,7 +260,7 @@ fn bad_rootfs_and_missing_commands_are_one_line_errors() {
         (&["--", "no-such-command"], 127, "not found"),
     ];
     for (args, code, text) in cases {
-        let out = run_in(&state, args);
+        let out = run_in(BIN, &state, args);
         assert_eq!(out.code, code, "{args:?}: {out:?}");
         assert_one_line(&out.stderr);
         assert!(out.stderr.contains(text), "{args:?}: {}", out.stderr);
@@ -427,7 +424,7 @@ fn the_container_gets_its_own_environment() {
         ],
         "{out:?}"
     );
-    let out = run_in(&state, &["-e", "=1", "--", "true"]);
+    let out = run_in(BIN, &state, &["-e", "=1", "--", "true"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert_one_line(&out.stderr);
 }

@@ -5,15 +5,9 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
-use step04_overlay::testing::{Running, TempDir, host_mountinfo, require_root, run};
+use step04_overlay::testing::{Running, TempDir, host_mountinfo, require_root, run, run_in};
 
 const BIN: &str = env!("CARGO_BIN_EXE_step04-overlay");
-
-fn run_in(state: &TempDir, args: &[&str]) -> step04_overlay::testing::Output {
-    let mut full = vec!["run", "--state-dir", state.arg()];
-    full.extend_from_slice(args);
-    run(BIN, &full)
-}
 
 fn image(state: &TempDir) -> PathBuf {
     let out = run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
@@ -41,6 +35,7 @@ fn writes_never_reach_the_image_and_nothing_is_left() {
     let image = image(&state);
     let before = host_mountinfo();
     let out = run_in(
+        BIN,
         &state,
         &[
             "--",
@@ -113,6 +108,7 @@ fn keep_leaves_the_upper_layer_with_the_writes_and_a_whiteout() {
     let state = TempDir::new("s4-keep");
     image(&state);
     let out = run_in(
+        BIN,
         &state,
         &[
             "--keep",
@@ -193,6 +189,7 @@ fn the_image_is_read_only_from_inside_only_through_the_overlay() {
     let state = TempDir::new("s4-mount");
     image(&state);
     let out = run_in(
+        BIN,
         &state,
         &[
             "--",

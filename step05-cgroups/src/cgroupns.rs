@@ -14,8 +14,7 @@ use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 
 use crate::cgroup::{Cgroup, Version};
-use crate::error::{Error, Result};
-use crate::explain;
+use crate::error::{Result, Traced};
 use crate::mount;
 use crate::pseudofs::safe_flags;
 use crate::resolve::Root;
@@ -23,9 +22,7 @@ use crate::resolve::Root;
 // ANCHOR: unshare
 /// unshare(CLONE_NEWCGROUP), after the runtime moved us into our cgroup.
 pub fn unshare() -> Result<()> {
-    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-        .map_err(|e| Error::syscall("unshare(CLONE_NEWCGROUP)", e))?;
-    explain::syscall("unshare(CLONE_NEWCGROUP)", 0);
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).traced("unshare(CLONE_NEWCGROUP)")?;
     Ok(())
 }
 // ANCHOR_END: unshare

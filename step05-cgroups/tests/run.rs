@@ -7,16 +7,10 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use step05_cgroups::cgroup::{Layout, Version};
 use step05_cgroups::testing::{
-    Output, Running, TempDir, assert_one_line, exit_code, require_root, run,
+    Output, Running, TempDir, assert_one_line, exit_code, require_root, run, run_in,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step05-cgroups");
-
-fn run_in(state: &TempDir, args: &[&str]) -> Output {
-    let mut full = vec!["run", "--state-dir", state.arg()];
-    full.extend_from_slice(args);
-    run(BIN, &full)
-}
 
 /// A number from the `stats:` line, after `label`.
 fn stat(out: &Output, label: &str) -> f64 {
@@ -66,6 +60,7 @@ fn a_memory_hog_is_oom_killed_under_a_limit_and_fine_without() {
     let state = TempDir::new("s5-oom");
     let hog = "head -c 268435456 /dev/zero | tail > /dev/null";
     let out = run_in(
+        BIN,
         &state,
         &["--memory", "32m", "--stats", "--", "sh", "-c", hog],
     );
@@ -76,7 +71,7 @@ fn a_memory_hog_is_oom_killed_under_a_limit_and_fine_without() {
         "{out:?}"
     );
     assert!(stat(&out, "oom kills") >= 1.0, "{out:?}");
-    let out = run_in(&state, &["--stats", "--", "sh", "-c", hog]);
+    let out = run_in(BIN, &state, &["--stats", "--", "sh", "-c", hog]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(stat(&out, "oom kills"), 0.0);
     assert!(
@@ -91,6 +86,7 @@ fn a_fork_bomb_hits_the_pids_limit() {
     let state = TempDir::new("s5-pids");
     let bomb = "i=0; while [ $i -lt 200 ]; do sleep 5 & i=$((i+1)); done; echo survived";
     let out = run_in(
+        BIN,
         &state,
         &["--pids-limit", "20", "--stats", "--", "sh", "-c", bomb],
     );
@@ -104,6 +100,7 @@ fn a_fork_bomb_hits_the_pids_limit() {
     assert!(stat(&out, "forks refused") >= 1.0, "{out:?}");
     // Without the limit the same loop runs to the end.
     let out = run_in(
+        BIN,
         &state,
         &[
             "--",
@@ -122,13 +119,13 @@ fn a_busy_loop_gets_a_fifth_of_a_cpu() {
     let busy = ["timeout", "2", "sh", "-c", "while :; do :; done"];
     let mut args = vec!["--cpus", "0.2", "--stats", "--"];
     args.extend_from_slice(&busy);
-    let out = run_in(&state, &args);
+    let out = run_in(BIN, &state, &args);
     let cpu = stat(&out, "cpu");
     assert!((0.2..=0.8).contains(&cpu), "limited cpu {cpu} s: {out:?}");
     assert!(stat(&out, "throttled") > 0.0, "{out:?}");
     let mut args = vec!["--stats", "--"];
     args.extend_from_slice(&busy);
-    let out = run_in(&state, &args);
+    let out = run_in(BIN, &state, &args);
     let cpu = stat(&out, "cpu");
     assert!(cpu >= 1.2, "unlimited cpu {cpu} s: {out:?}");
 }
@@ -148,6 +145,7 @@ fn inside_the_cgroup_is_root_and_the_limits_are_read_only() {
     let script =
         format!("cat /proc/self/cgroup; cat {memory} {pids}; echo 100 > {pids} || echo refused");
     let out = run_in(
+        BIN,
         &state,
         &[
             "--memory",
@@ -288,7 +286,7 @@ fn bad_limits_are_one_line_errors_and_create_nothing() {
         ("--pids-limit", "1", "no room for the command"),
     ] {
         // Usage errors, found before anything is created: exit 2.
-        let out = run_in(&state, &[flag, value, "--", "true"]);
+        let out = run_in(BIN, &state, &[flag, value, "--", "true"]);
         assert_eq!(out.code, 2, "{flag} {value}: {out:?}");
         assert_one_line(&out.stderr);
         assert!(out.stderr.contains(text), "{flag} {value}: {}", out.stderr);
@@ -331,7 +329,7 @@ fn a_sweep_spares_cgroups_it_cannot_prove_dead() {
     std::fs::create_dir(&foreign.0).unwrap();
     std::thread::sleep(Duration::from_millis(3500));
     let state = TempDir::new("s5-foreign");
-    let out = run_in(&state, &["--", "true"]);
+    let out = run_in(BIN, &state, &["--", "true"]);
     assert_eq!(out.code, 0, "{out:?}");
     let out = run(BIN, &["cleanup", "--state-dir", state.arg()]);
     assert!(

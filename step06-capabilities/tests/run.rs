@@ -2,17 +2,11 @@
 //! read back from the container's own /proc/self/status.
 
 use step06_capabilities::testing::{
-    Output, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, require_root, run,
+    Output, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, require_root, run, run_in,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step06-capabilities");
 const DOCKER_DEFAULT: &str = "00000000a80425fb";
-
-fn run_in(state: &TempDir, args: &[&str]) -> Output {
-    let mut full = vec!["run", "--state-dir", state.arg()];
-    full.extend_from_slice(args);
-    run(BIN, &full)
-}
 
 /// `CapEff` and friends from a container's /proc/self/status.
 fn caps(out: &Output, key: &str) -> String {
@@ -30,7 +24,7 @@ fn status(state: &TempDir, flags: &[&str]) -> Output {
     let mut args = flags.to_vec();
     args.extend_from_slice(&STATUS);
     args.push("/proc/self/status");
-    let out = run_in(state, &args);
+    let out = run_in(BIN, state, &args);
     assert_eq!(out.code, 0, "{out:?}");
     out
 }
@@ -52,13 +46,14 @@ fn root_keeps_exactly_dockers_default_set() {
 fn mount_needs_cap_sys_admin() {
     require_root();
     let state = TempDir::new("s6-mount");
-    let out = run_in(&state, &["--", "mount", "-t", "tmpfs", "none", "/mnt"]);
+    let out = run_in(BIN, &state, &["--", "mount", "-t", "tmpfs", "none", "/mnt"]);
     assert_ne!(out.code, 0, "{out:?}");
     assert!(
         out.stderr.to_lowercase().contains("permission denied"),
         "EPERM expected: {out:?}"
     );
     let out = run_in(
+        BIN,
         &state,
         &[
             "--cap-add",
@@ -131,6 +126,7 @@ fn a_setuid_root_helper_gains_root_only_without_no_new_privs() {
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let rootfs = image.to_str().unwrap();
     let with_nnp = run_in(
+        BIN,
         &state,
         &[
             "--rootfs",
@@ -148,6 +144,7 @@ fn a_setuid_root_helper_gains_root_only_without_no_new_privs() {
         "no_new_privs must ignore set-uid: {with_nnp:?}"
     );
     let without = run_in(
+        BIN,
         &state,
         &[
             "--rootfs",
@@ -171,7 +168,7 @@ fn a_setuid_root_helper_gains_root_only_without_no_new_privs() {
 fn unknown_capabilities_list_the_valid_names() {
     require_root();
     let state = TempDir::new("s6-bad");
-    let out = run_in(&state, &["--cap-add", "SYS_ADMN", "--", "true"]);
+    let out = run_in(BIN, &state, &["--cap-add", "SYS_ADMN", "--", "true"]);
     assert_eq!(out.code, 2, "a usage error: {out:?}");
     assert_one_line(&out.stderr);
     assert!(
@@ -179,7 +176,7 @@ fn unknown_capabilities_list_the_valid_names() {
         "{}",
         out.stderr
     );
-    let out = run_in(&state, &["--user", "alice", "--", "true"]);
+    let out = run_in(BIN, &state, &["--user", "alice", "--", "true"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert_one_line(&out.stderr);
 }
@@ -189,6 +186,7 @@ fn the_kernel_state_is_read_back() {
     require_root();
     let state = TempDir::new("s6-verify");
     let out = run_in(
+        BIN,
         &state,
         &["--explain", "--cap-drop", "NET_RAW", "--", "true"],
     );

@@ -36,6 +36,11 @@ const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
 pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
     let path = CString::new(image.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::Request("image path has a NUL byte".into()))?;
+    // One string for the narration and the error.
+    let call = format!(
+        "open_tree({:?}, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
+        image.display().to_string()
+    );
     // SAFETY: a NUL-terminated path; the result is a new fd we own.
     let tree = unsafe {
         libc::syscall(
@@ -46,23 +51,11 @@ pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
         )
     };
     if tree < 0 {
-        return Err(Error::syscall(
-            format!(
-                "open_tree({:?}, OPEN_TREE_CLONE)",
-                image.display().to_string()
-            ),
-            Errno::last(),
-        ));
+        return Err(Error::syscall(call, Errno::last()));
     }
     // SAFETY: tree is a fresh fd nobody else owns.
     let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
-    explain::syscall(
-        &format!(
-            "open_tree({:?}, OPEN_TREE_CLONE|AT_RECURSIVE)",
-            image.display().to_string()
-        ),
-        tree.as_raw_fd(),
-    );
+    explain::syscall(&call, tree.as_raw_fd());
     let userns = std::fs::File::open(format!("/proc/{pid}/ns/user"))
         .map_err(|e| Error::io("opening the child's user namespace", e))?;
     let attr = MountAttr {

@@ -6,22 +6,17 @@ use std::process::Command;
 
 use step07_userns::testing::{
     Output, PLANTED_FD, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, exit_code,
-    first_json, require_root, run,
+    first_json, require_root, run_in,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step07-userns");
-
-fn run_in(state: &TempDir, args: &[&str]) -> Output {
-    let mut full = vec!["run", "--state-dir", state.arg()];
-    full.extend_from_slice(args);
-    run(BIN, &full)
-}
 
 #[test]
 fn root_inside_is_an_unprivileged_uid_outside() {
     require_root();
     let state = TempDir::new("s7-map");
     let out = run_in(
+        BIN,
         &state,
         &[
             "--inspect",
@@ -54,6 +49,7 @@ fn the_image_looks_root_owned_and_writes_belong_to_the_mapped_uid() {
     require_root();
     let state = TempDir::new("s7-owner");
     let out = run_in(
+        BIN,
         &state,
         &[
             "--keep",
@@ -84,6 +80,7 @@ fn capabilities_stop_at_the_namespace() {
     require_root();
     let state = TempDir::new("s7-caps");
     let out = run_in(
+        BIN,
         &state,
         &[
             "--cap-add",
@@ -99,6 +96,7 @@ fn capabilities_stop_at_the_namespace() {
         "a tmpfs belongs to the namespace: {out:?}"
     );
     let out = run_in(
+        BIN,
         &state,
         &["--cap-add", "SYS_TIME", "--", "date", "-s", "2001-01-01"],
     );
@@ -109,7 +107,7 @@ fn capabilities_stop_at_the_namespace() {
         "the clock is the host's: {out:?}"
     );
     // CAP_MKNOD is in the default set, but devices belong to the host.
-    let out = run_in(&state, &["--", "sh", "-c", "mknod /tmp/null c 1 3"]);
+    let out = run_in(BIN, &state, &["--", "sh", "-c", "mknod /tmp/null c 1 3"]);
     assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
 }
 
@@ -118,6 +116,7 @@ fn maps_can_be_chosen() {
     require_root();
     let state = TempDir::new("s7-custom");
     let out = run_in(
+        BIN,
         &state,
         &[
             "--uid-map",
@@ -136,7 +135,7 @@ fn maps_can_be_chosen() {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
     assert_eq!(got, ["0 2000000 1000", "0 2000000 1000"], "{out:?}");
-    let out = run_in(&state, &["--uid-map", "0:1", "--", "true"]);
+    let out = run_in(BIN, &state, &["--uid-map", "0:1", "--", "true"]);
     assert_eq!(out.code, 2);
     assert_one_line(&out.stderr);
 }
@@ -327,7 +326,11 @@ fn a_runtime_that_fails_before_sync_0_leaves_no_child() {
     // The kernel refuses this map when the runtime writes it, while the
     // child waits at sync 0. `run` fails if the child outlives the runtime
     // holding its stdout.
-    let out = run_in(&state, &["--uid-map", "0:1000000:4294967295", "--", "id"]);
+    let out = run_in(
+        BIN,
+        &state,
+        &["--uid-map", "0:1000000:4294967295", "--", "id"],
+    );
     assert_eq!(out.code, 125, "{out:?}");
     assert_one_line(&out.stderr);
 }
@@ -412,7 +415,7 @@ fn map_mistakes_are_usage_errors_that_name_the_fix() {
     ] {
         let mut full = args.to_vec();
         full.extend_from_slice(&["--", "true"]);
-        let out = run_in(&state, &full);
+        let out = run_in(BIN, &state, &full);
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
         assert_one_line(&out.stderr);
         assert!(out.stderr.contains(text), "{args:?}: {out:?}");
@@ -509,7 +512,7 @@ fn an_image_directory_can_be_replaced_inside_a_user_namespace() {
     let state = TempDir::new("s7-opaque");
     // Needs an opaque directory in the upper layer: userxattr.
     let script = "rm -rf /etc && mkdir /etc && echo new > /etc/f && cat /etc/f";
-    let out = run_in(&state, &["--", "sh", "-c", script]);
+    let out = run_in(BIN, &state, &["--", "sh", "-c", script]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "new\n"), "{out:?}");
     let user = Rootless::new("s7-opaque-rootless");
     let out = user.sh(&format!("\"$ISOLAB\" run -- sh -c '{script}'"));

@@ -176,6 +176,26 @@ impl<T> SyscallResult<T> for nix::Result<T> {
     }
 }
 
+/// One string for a call that returns nothing but success: narrated as
+/// `call = 0` when it worked, named in the error when it did not. So what
+/// `--explain` shows and what an error says can't drift apart.
+pub trait Traced {
+    /// Narrate or report `call`.
+    fn traced(self, call: &str) -> Result<()>;
+}
+
+impl Traced for nix::Result<()> {
+    fn traced(self, call: &str) -> Result<()> {
+        match self {
+            Ok(()) => {
+                crate::explain::syscall(call, 0);
+                Ok(())
+            }
+            Err(errno) => Err(Error::syscall(call, errno)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

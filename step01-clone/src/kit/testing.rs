@@ -85,6 +85,14 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
     }
 }
 
+/// `bin run --state-dir STATE ARGS...`: a run whose images, layers and
+/// state stay in the test's own directory.
+pub fn run_in(bin: &str, state: &TempDir, args: &[&str]) -> Output {
+    let mut full = vec!["run", "--state-dir", state.arg()];
+    full.extend_from_slice(args);
+    run(bin, &full)
+}
+
 /// The shell's view of an exit status: code, or 128+N for signal N.
 pub fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
