@@ -234,6 +234,68 @@ impl Channel {
     }
 }
 
+// ANCHOR: gate
+/// What the child waits on at sync 2 before it execs. In steps 1 to 9 it is
+/// the runtime's "go" on the socket ([`ChildEnd`]). An OCI runtime's
+/// `create` exits after sync 1 and `start` comes later from another
+/// process, which holds no end of the socket: there the gate is a FIFO in
+/// the container's state dir ([`FifoGate`]), as runc's `exec.fifo` is.
+pub trait StartGate {
+    /// Block until the command may run.
+    fn wait_start(&mut self) -> Result<()>;
+}
+
+impl StartGate for ChildEnd {
+    fn wait_start(&mut self) -> Result<()> {
+        self.wait_go()
+    }
+}
+
+/// A named pipe as the start gate. The child opens it for writing, which
+/// blocks until a reader opens it: `start`, from any process that may open
+/// the file. The reader then reads one byte, and the child goes on.
+#[derive(Debug)]
+pub struct FifoGate(pub std::path::PathBuf);
+
+impl FifoGate {
+    /// Make the FIFO (mode 0600: only the runtime's user may start it).
+    pub fn create(path: &std::path::Path) -> Result<FifoGate> {
+        let call = format!("mkfifo({:?}, 0600)", path.display().to_string());
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .map_err(|e| Error::syscall(call.clone(), e))?;
+        explain::syscall(&call, 0);
+        Ok(FifoGate(path.to_path_buf()))
+    }
+
+    /// `start`'s side: open the FIFO for reading (which lets the child's
+    /// open finish) and read its byte; then the command runs.
+    pub fn open(path: &std::path::Path) -> Result<()> {
+        let mut fifo = std::fs::File::open(path)
+            .map_err(|e| Error::io(format!("opening the start FIFO {}", path.display()), e))?;
+        let mut byte = [0u8; 1];
+        match fifo.read(&mut byte) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(Error::Protocol(
+                "the container's init went away before it was started".into(),
+            )),
+            Err(e) => Err(Error::io("reading the start FIFO", e)),
+        }
+    }
+}
+
+impl StartGate for FifoGate {
+    fn wait_start(&mut self) -> Result<()> {
+        explain::note("sync 2: waiting for `start` to open the FIFO");
+        let mut fifo = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.0)
+            .map_err(|e| Error::io(format!("opening the start FIFO {}", self.0.display()), e))?;
+        fifo.write_all(b"0")
+            .map_err(|e| Error::io("writing the start FIFO", e))
+    }
+}
+// ANCHOR_END: gate
+
 /// Runtime, sync 1: wait until the child is set up. If it failed instead,
 /// reap it and return its reason and exit code.
 pub fn expect_ready(chan: &mut RuntimeEnd, child: Pid) -> Result<()> {
@@ -335,6 +397,21 @@ mod tests {
         child.wait_go().unwrap();
         drop(runtime);
         assert!(child.wait_go().is_err());
+    }
+
+    #[test]
+    fn a_fifo_gate_opens_when_start_reads_it() {
+        let dir = std::env::temp_dir().join(format!("isolab-gate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("start.fifo");
+        let mut gate = FifoGate::create(&path).unwrap();
+        // The child's side blocks until `start` opens the FIFO.
+        let waiting = std::thread::spawn(move || gate.wait_start());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!waiting.is_finished(), "the gate opened by itself");
+        FifoGate::open(&path).unwrap();
+        waiting.join().unwrap().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

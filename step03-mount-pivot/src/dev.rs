@@ -34,8 +34,19 @@ pub const LINKS: [(&str, &str); 5] = [
 ];
 // ANCHOR_END: devices
 
-/// Build /dev inside the rootfs (before pivot_root).
+/// Build /dev inside the rootfs (before pivot_root), with the OCI default
+/// devices.
 pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
+    populate_with(root, rootfs, &DEVICES)
+}
+
+/// [`populate`] with `devices` (name, major, minor) instead of the
+/// defaults: an OCI config lists them per container.
+pub fn populate_with(
+    root: &Root,
+    rootfs: &std::path::Path,
+    devices: &[(&str, u64, u64)],
+) -> Result<()> {
     let dev = root.open_target("/dev", true)?;
     mount::mount(
         "tmpfs",
@@ -47,9 +58,9 @@ pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
     // The tmpfs now hides the rootfs's own /dev; reopen through the mount.
     let dev_dir = rootfs.join("dev");
     if crate::pseudofs::in_user_namespace() {
-        bind_host_devices(root, &dev_dir)?;
+        bind_host_devices(root, &dev_dir, devices)?;
     } else {
-        make_devices(&dev_dir)?;
+        make_devices(&dev_dir, devices)?;
     }
     for (name, target) in LINKS {
         std::os::unix::fs::symlink(target, dev_dir.join(name))
@@ -82,8 +93,8 @@ pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
 }
 
 /// Create the device nodes (as real root).
-fn make_devices(dev_dir: &std::path::Path) -> Result<()> {
-    for (name, major, minor) in DEVICES {
+fn make_devices(dev_dir: &std::path::Path, devices: &[(&str, u64, u64)]) -> Result<()> {
+    for &(name, major, minor) in devices {
         let path = dev_dir.join(name);
         let call = format!("mknod(\"/dev/{name}\", S_IFCHR|0666, makedev({major}, {minor}))");
         nix::sys::stat::mknod(
@@ -108,8 +119,12 @@ fn make_devices(dev_dir: &std::path::Path) -> Result<()> {
 
 /// In a user namespace mknod(2) of a device is refused (devices belong to
 /// the initial namespace), so bind the host's nodes onto empty files.
-fn bind_host_devices(root: &Root, dev_dir: &std::path::Path) -> Result<()> {
-    for (name, _, _) in DEVICES {
+fn bind_host_devices(
+    root: &Root,
+    dev_dir: &std::path::Path,
+    devices: &[(&str, u64, u64)],
+) -> Result<()> {
+    for &(name, _, _) in devices {
         std::fs::File::create(dev_dir.join(name))
             .map_err(|e| Error::io(format!("creating /dev/{name} to bind onto"), e))?;
         let target = root.open_target(&format!("/dev/{name}"), false)?;
