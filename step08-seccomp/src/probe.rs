@@ -1,0 +1,140 @@
+//! `probe CALL...`: what a hostile container would try, one syscall each,
+//! with arguments chosen so that the kernel itself answers something other
+//! than EPERM when the call gets through (EFAULT for a NULL pointer, EINVAL
+//! for a zero size, or success). So EPERM here means the filter said no.
+//! The tests copy this binary into an image and run it inside containers;
+//! the book uses it too.
+
+use nix::errno::Errno;
+
+/// The calls `probe` knows, in the order `probe all` tries them.
+pub const CALLS: [&str; 12] = [
+    "unshare-user",
+    "clone-newuser",
+    "keyctl",
+    "add_key",
+    "bpf",
+    "perf_event_open",
+    "io_uring_setup",
+    "personality-addr-no-randomize",
+    "socket-af-alg",
+    "socket-af-vsock",
+    "clone3",
+    "mkdir",
+];
+
+/// Make the call `name`: `Ok` with what it returned, or its errno.
+pub fn attempt(name: &str) -> Option<std::result::Result<i64, Errno>> {
+    let raw = |rc: i64| if rc < 0 { Err(Errno::last()) } else { Ok(rc) };
+    // SAFETY: raw syscalls with NULL or zero arguments the kernel rejects
+    // before touching memory, valid C strings, or harmless values; a child
+    // made by the raw clone exits at once.
+    let result = unsafe {
+        match name {
+            "unshare-user" => raw(libc::unshare(libc::CLONE_NEWUSER) as i64),
+            "clone-newuser" => {
+                // fork(2)'s clone with a namespace flag: the child exits at once.
+                let rc = libc::syscall(
+                    libc::SYS_clone,
+                    (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong,
+                    0usize,
+                    0usize,
+                    0usize,
+                    0usize,
+                );
+                if rc == 0 {
+                    libc::syscall(libc::SYS_exit, 0);
+                }
+                if rc > 0 {
+                    libc::waitpid(rc as i32, std::ptr::null_mut(), 0);
+                }
+                raw(rc)
+            }
+            "keyctl" => {
+                // KEYCTL_GET_KEYRING_ID (0) of the session keyring (-3).
+                raw(libc::syscall(libc::SYS_keyctl, 0, -3i32, 0))
+            }
+            "add_key" => raw(libc::syscall(
+                libc::SYS_add_key,
+                c"user".as_ptr(),
+                c"isolab-probe".as_ptr(),
+                c"x".as_ptr(),
+                1usize,
+                -3i32, // KEY_SPEC_SESSION_KEYRING
+            )),
+            // BPF_PROG_LOAD (5) with a NULL attr: EFAULT if let through.
+            "bpf" => raw(libc::syscall(libc::SYS_bpf, 5, 0usize, 0u32)),
+            "perf_event_open" => raw(libc::syscall(
+                libc::SYS_perf_event_open,
+                0usize,
+                0,
+                -1,
+                -1,
+                0,
+            )),
+            "io_uring_setup" => raw(libc::syscall(libc::SYS_io_uring_setup, 0u32, 0usize)),
+            "personality-addr-no-randomize" => {
+                // Query first, so a success changes nothing.
+                let current = libc::personality(0xffff_ffff);
+                let rc = libc::personality((current as u64 | 0x0040000) as libc::c_ulong);
+                if rc >= 0 {
+                    libc::personality(current as libc::c_ulong);
+                }
+                raw(rc as i64)
+            }
+            "socket-af-alg" => close_if_open(raw(libc::socket(38, libc::SOCK_SEQPACKET, 0) as i64)),
+            "socket-af-vsock" => close_if_open(raw(libc::socket(40, libc::SOCK_STREAM, 0) as i64)),
+            // clone3 with a NULL struct: EFAULT if let through, ENOSYS from
+            // a filter that sends libc back to clone(2).
+            "clone3" => raw(libc::syscall(libc::SYS_clone3, 0usize, 0usize)),
+            "mkdir" => {
+                let rc = libc::mkdir(c"/tmp/isolab-probe-dir".as_ptr(), 0o700);
+                if rc == 0 {
+                    libc::rmdir(c"/tmp/isolab-probe-dir".as_ptr());
+                }
+                raw(rc as i64)
+            }
+            _ => return None,
+        }
+    };
+    Some(result)
+}
+
+fn close_if_open(r: std::result::Result<i64, Errno>) -> std::result::Result<i64, Errno> {
+    if let Ok(fd) = r {
+        // SAFETY: the fd was just opened by us.
+        unsafe { libc::close(fd as i32) };
+    }
+    r
+}
+
+/// `probe`: one line per call, `NAME: ok` or `NAME: ERRNO`.
+pub fn run(names: &[String]) -> i32 {
+    let names: Vec<String> = if names.iter().any(|n| n == "all") {
+        CALLS.iter().map(|s| s.to_string()).collect()
+    } else {
+        names.to_vec()
+    };
+    let mut out = String::new();
+    let mut unknown = false;
+    for name in &names {
+        match attempt(name) {
+            Some(Ok(_)) => out.push_str(&format!("{name}: ok\n")),
+            Some(Err(errno)) => out.push_str(&format!("{name}: {}\n", errno_name(errno))),
+            None => {
+                unknown = true;
+                out.push_str(&format!(
+                    "{name}: unknown (one of: all {})\n",
+                    CALLS.join(" ")
+                ));
+            }
+        }
+    }
+    crate::cli::out(&out);
+    i32::from(unknown) * 2
+}
+
+/// `EPERM` for EPERM: the name only, as tests compare it.
+pub fn errno_name(errno: Errno) -> String {
+    format!("{errno:?}")
+}

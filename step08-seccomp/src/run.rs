@@ -1,0 +1,207 @@
+//! Step 8's setup sequence: step 7's, with a seccomp filter compiled by
+//! the runtime before the clone and installed in the command's process as
+//! the last thing before execve (`diff` it with step 7's run.rs).
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use crate::isolab::bpf::Program;
+use crate::isolab::capabilities::{self, Plan};
+use crate::isolab::cgroup::{Cgroup, Layout};
+use crate::isolab::container::{self, Container};
+use crate::isolab::explain::{self, Role};
+use crate::isolab::overlay::{self, Layers};
+use crate::isolab::resolve::Root;
+use crate::isolab::sync::{self, ChildEnd};
+use crate::isolab::user::{self, User};
+use crate::isolab::userns::{self, Maps};
+use crate::isolab::{
+    Result, cgroup_sweep, cgroupns, clone, dev, environ, exec, idmap, init, keyring, limits,
+    masked, mount, no_new_privs, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
+};
+use nix::sched::CloneFlags;
+
+use crate::RunArgs;
+
+/// Runtime side. Returns the exit status for the shell.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    args.common.check()?;
+    let state = args.image.state();
+    let limits = args.limits.limits(!args.no_init)?; // all checked before anything is created
+    let user = args.privileges.user();
+    let plan = capabilities::plan(
+        &args.privileges.cap_add,
+        &args.privileges.cap_drop,
+        user.uid == 0,
+    )?;
+    // Compiled here, once; the command's process only installs it.
+    let filter = args
+        .seccomp
+        .filter(&plan.keep, !args.privileges.allow_new_privs)?;
+    let maps = userns::choose(args.maps.uid_map, args.maps.gid_map)?;
+    userns::check_user(&maps, user.uid, user.gid)?; // the kernel would say only EINVAL
+    let layout = Layout::detect()?;
+    // What killed runtimes left behind: their layers, state and cgroups.
+    container::sweep_stale_with(&state, |id| cgroup_sweep::remove_stale(&layout, id));
+    let image = rootfs::choose(args.image.rootfs.as_deref(), &state)?;
+    // Removed when `ctr` is dropped, at the end of this function.
+    let ctr = Container::create(&state, args.layers.keep)?;
+    // Emptied and removed when dropped, before `ctr`.
+    let cg = Cgroup::create_or_skip(&layout, &ctr.id, &limits)?;
+    // Container root writes the upper layer: it must own it on the host.
+    let lower = userns::prepare_layers(&ctr, &maps)?;
+    let (mut runtime, child_end) = sync::channel()?;
+    let mut child_end = Some(child_end);
+
+    // ANCHOR: clone
+    let flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS;
+    let inputs = Inputs {
+        args,
+        image: &image,
+        lower: &lower,
+        layers: &ctr.layers,
+        cg: &cg,
+        plan: &plan,
+        user,
+        maps: &maps,
+        filter: filter.as_ref(),
+    };
+    let child =
+        clone::clone(flags, || child(&inputs, &mut child_end)).map_err(userns::why_clone_failed)?;
+    // ANCHOR_END: clone
+    drop(child_end); // the child's end of the channel, in our copy
+
+    // ANCHOR: maps
+    userns::write_maps(child.as_raw(), &maps)?; // before the child may act
+    let tree = userns::idmapped_image(&image, child.as_raw(), &maps); // None: not supported
+    runtime.send_fd(tree.as_ref().map(|t| t.as_fd()))?;
+    // ANCHOR_END: maps
+    // ANCHOR: join
+    cg.join(child.as_raw())?; // before it runs anything of the user's
+    runtime.parent_done()?; // sync 0: the child may start (and unshare its cgroup namespace)
+    // ANCHOR_END: join
+
+    // sync 1: the child is in its new root and waits to exec.
+    sync::expect_ready(&mut runtime, child)?;
+    // Block the signals we forward from here on: a SIGTERM for us is then
+    // passed on to the command instead of killing us, and a Ctrl-C while
+    // paused ends the container cleanly.
+    signals::block()?;
+    args.common.before_exec(child, &pause_hints(child))?;
+    // sync 2: let it exec.
+    runtime.go()?;
+    // sync 3: EOF means execve succeeded.
+    sync::expect_exec(&mut runtime, child)?;
+
+    let status = signals::supervise(child, |_, _| {})?;
+    let code = signals::exit_code(status);
+    limits::report(&cg.stats(), &limits, code, args.limits.stats);
+    Ok(code)
+}
+
+/// What the child gets from the runtime, all made before the clone: each
+/// step adds a field (`diff` the steps' run.rs).
+#[derive(Debug, Clone, Copy)]
+struct Inputs<'a> {
+    args: &'a RunArgs,
+    image: &'a Path,
+    lower: &'a Path,
+    layers: &'a Layers,
+    cg: &'a Cgroup,
+    plan: &'a Plan,
+    user: User,
+    maps: &'a Maps,
+    filter: Option<&'a Program>,
+}
+
+/// Child side: PID 1 of the new PID namespace, in a new mount namespace.
+// ANCHOR: child
+fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
+    let Inputs {
+        args,
+        image,
+        lower,
+        layers,
+        cg,
+        plan,
+        user,
+        maps,
+        filter,
+    } = *inputs;
+    explain::set_role(Role::Init);
+    sync::child_main(chan, |chan| {
+        init::close_inherited_fds(chan, &[])?; // nothing of the runtime's stays open
+        let tree = chan.recv_fd()?; // the idmapped image, if any
+        chan.wait_parent()?; // sync 0: our maps are written, we are in our cgroup
+        userns::become_root(maps)?; // uid 0 inside, the mapped uid outside
+        prctl::set_pdeathsig()?;
+        prctl::set_dumpable(false)?; // after sync 0: the runtime is done with our /proc
+        prctl::set_name("step08-init")?;
+        cgroupns::unshare()?; // so its root is our cgroup
+        // ANCHOR: filesystem
+        mount::make_rprivate()?; // before any mount: nothing propagates to the host
+        let image = match &tree {
+            Some(tree) => {
+                idmap::attach(tree, lower)?;
+                lower
+            }
+            None => image,
+        };
+        overlay::mount_overlay(image, layers)?; // a mount point, as pivot_root needs
+        let rootfs = layers.merged.as_path();
+        let root = Root::open(rootfs)?; // mount targets resolve inside it
+        pseudofs::mount_proc(&root)?;
+        pseudofs::mount_sys(&root)?;
+        cgroupns::mount_readonly(&root, cg)?;
+        dev::populate(&root, rootfs)?;
+        masked::apply(&root)?;
+        pivot::pivot_root(rootfs)?;
+        // ANCHOR_END: filesystem
+        uts::sethostname(&args.hostname)?; // needs CAP_SYS_ADMIN: before the drop
+        // ANCHOR: privileges
+        keyring::join_new_session()?; // the caller's keys stay behind
+        // After the mounts (they need CAP_SYS_ADMIN), in this order: the
+        // bounding set needs CAP_SETPCAP, the user switch CAP_SETUID and
+        // CAP_SETGID, and the switch empties the sets we then set.
+        capabilities::drop_bounding(plan)?;
+        user::switch(user)?;
+        user::verify(user)?;
+        prctl::set_pdeathsig()?; // a uid change cleared it: set it again
+        capabilities::set_sets(plan, user.uid == 0)?;
+        capabilities::verify(plan, user.uid == 0)?;
+        if !args.privileges.allow_new_privs {
+            no_new_privs::set()?;
+        }
+        // ANCHOR_END: privileges
+        let env = environ::for_container(&args.image.env, &args.hostname, user.uid);
+        environ::replace(&env)?; // the container's own, none of the caller's
+        chan.ready()?; // sync 1
+        chan.wait_go()?; // sync 2
+        // ANCHOR: seccomp
+        // The filter goes on last, in the process that execs, right before
+        // execve: after no_new_privs (without it, or CAP_SYS_ADMIN, the
+        // kernel refuses a filter) and after every setup call the profile
+        // may deny. From here on only execve and the narration's write(2)
+        // must pass it.
+        let mut seccomp = || filter.map_or(Ok(()), |f| f.install());
+        if args.no_init {
+            return Err(exec::execvp_then(&args.common.command, &mut seccomp));
+        }
+        init::run_then(&args.common.command, chan, &mut seccomp)
+        // ANCHOR_END: seccomp
+    })
+}
+// ANCHOR_END: child
+
+/// What to look at from a second terminal while paused in step 8.
+fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
+    vec![
+        format!(
+            "grep Seccomp /proc/{child}/status  # 0: the filter goes on the command, right before exec"
+        ),
+        format!("{} seccomp dump default | tail", pause::this_program()),
+    ]
+}
