@@ -202,6 +202,57 @@ impl std::fmt::Debug for Program {
     }
 }
 
+/// Run `program` as the kernel would for one syscall: number `nr`, this
+/// machine's architecture, all arguments 0. The return value (an action),
+/// or `None` for an instruction this small interpreter does not know. Used
+/// to refuse, before anything starts, a profile that would deny a call the
+/// runtime still makes after installing it (execve above all).
+pub fn evaluate(program: &[sock_filter], nr: u32) -> Option<u32> {
+    let data = |offset: u32| -> u32 {
+        match offset {
+            NR => nr,
+            ARCH => AUDIT_ARCH_NATIVE,
+            _ => 0, // instruction pointer and arguments
+        }
+    };
+    let (mut a, mut x, mut mem) = (0u32, 0u32, [0u32; 16]);
+    let mut pc = 0usize;
+    for _ in 0..program.len() + 1 {
+        let insn = program.get(pc)?;
+        let (code, k) = (u32::from(insn.code), insn.k);
+        pc += 1;
+        let cond = |taken: bool| {
+            if taken {
+                insn.jt as usize
+            } else {
+                insn.jf as usize
+            }
+        };
+        match code {
+            LD_W_ABS => a = data(k),
+            c if c == libc::BPF_LD | libc::BPF_IMM => a = k,
+            c if c == libc::BPF_LDX | libc::BPF_IMM => x = k,
+            c if c == libc::BPF_LD | libc::BPF_MEM => a = *mem.get(k as usize)?,
+            c if c == libc::BPF_LDX | libc::BPF_MEM => x = *mem.get(k as usize)?,
+            c if c == libc::BPF_ST => *mem.get_mut(k as usize)? = a,
+            c if c == libc::BPF_STX => *mem.get_mut(k as usize)? = x,
+            c if c == libc::BPF_ALU | libc::BPF_AND | libc::BPF_K => a &= k,
+            c if c == libc::BPF_ALU | libc::BPF_OR | libc::BPF_K => a |= k,
+            c if c == libc::BPF_MISC | libc::BPF_TAX => x = a,
+            c if c == libc::BPF_MISC | libc::BPF_TXA => a = x,
+            c if c == libc::BPF_JMP | libc::BPF_JA => pc += k as usize,
+            JEQ_K => pc += cond(a == k),
+            JGE_K => pc += cond(a >= k),
+            c if c == libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K => pc += cond(a > k),
+            c if c == libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K => pc += cond(a & k != 0),
+            RET_K => return Some(k),
+            c if c == libc::BPF_RET | libc::BPF_A => return Some(a),
+            _ => return None,
+        }
+    }
+    None
+}
+
 // ANCHOR: install
 /// seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog): from now on the kernel runs
 /// `program` on every syscall of this thread and of everything it forks
@@ -254,6 +305,25 @@ mod tests {
         assert!(text.contains("ret  ERRNO(1)"), "{text}");
         assert!(text.trim_end().ends_with("ret  ERRNO(1)"), "{text}");
         assert!(text.contains("ret  ALLOW"), "{text}");
+    }
+
+    #[test]
+    fn the_interpreter_runs_the_hand_filter() {
+        let program = mkdir_denied();
+        let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        assert_eq!(evaluate(&program, libc::SYS_mkdirat as u32), Some(eperm));
+        assert_eq!(
+            evaluate(&program, libc::SYS_getpid as u32),
+            Some(libc::SECCOMP_RET_ALLOW)
+        );
+        assert_eq!(
+            evaluate(&program, X32_SYSCALL_BIT | 1),
+            if cfg!(target_arch = "x86_64") {
+                Some(libc::SECCOMP_RET_KILL_PROCESS)
+            } else {
+                Some(libc::SECCOMP_RET_ALLOW)
+            }
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! Everything from steps 1 to 7 is re-exported; this step adds [`bpf`]
 //! (the filter machine, a filter built by hand, the installer), [`strict`]
 //! (seccomp's first mode), [`profile`] (the default profile, built with
-//! libseccomp) and [`probe`] (the attacks the tests make from inside).
+//! libseccomp), [`profile_file`] (OCI and docker profiles from files) and
+//! [`probe`] (the attacks the tests make from inside).
 
 pub use step07_userns::*;
 
@@ -14,5 +15,6 @@ pub mod bpf;
 pub mod filter_tools;
 pub mod probe;
 pub mod profile;
+pub mod profile_file;
 pub mod seccomp_args;
 pub mod strict;

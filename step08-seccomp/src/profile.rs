@@ -375,6 +375,8 @@ pub const WITH_CAPABILITY: &[(u32, &[&str])] = &[
         CAP_DAC_READ_SEARCH,
         &["open_by_handle_at", "name_to_handle_at"],
     ),
+    // CAP_SYS_CHROOT: chroot(2) (in docker's default set, so usually on).
+    (CAP_SYS_CHROOT, &["chroot"]),
     // CAP_SYS_RAWIO: I/O ports.
     (CAP_SYS_RAWIO, &["iopl", "ioperm"]),
     // CAP_SYS_ADMIN again: swap.
@@ -407,6 +409,7 @@ pub const DENIED_ALWAYS: &[(&str, &str)] = &[
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_SYS_MODULE: u32 = 16;
 pub const CAP_SYS_RAWIO: u32 = 17;
+pub const CAP_SYS_CHROOT: u32 = 18;
 pub const CAP_SYS_PACCT: u32 = 20;
 pub const CAP_SYS_ADMIN: u32 = 21;
 pub const CAP_SYS_BOOT: u32 = 22;

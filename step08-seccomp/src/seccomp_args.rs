@@ -4,14 +4,15 @@ use std::collections::BTreeSet;
 
 use crate::bpf::Program;
 use crate::error::{Error, Result};
-use crate::profile;
+use crate::{profile, profile_file};
 
 /// `--security-opt seccomp=…`.
 #[derive(Debug, clap::Args)]
 pub struct SeccompArgs {
     /// seccomp=unconfined runs without a filter; seccomp=default (the
-    /// default) filters with isolab's profile
-    #[arg(long = "security-opt", value_name = "seccomp=default|unconfined", value_parser = parse_security_opt)]
+    /// default) filters with isolab's profile; seccomp=PATH reads an OCI
+    /// `linux.seccomp` object or a docker profile
+    #[arg(long = "security-opt", value_name = "seccomp=default|unconfined|PATH", value_parser = parse_security_opt)]
     pub security_opt: Vec<String>,
 }
 
@@ -20,7 +21,7 @@ pub fn parse_security_opt(text: &str) -> std::result::Result<String, String> {
     match text.split_once('=') {
         Some(("seccomp", value)) if !value.is_empty() => Ok(value.to_string()),
         _ => Err(format!(
-            "{text:?}: use seccomp=default or seccomp=unconfined (the only options of step 8)"
+            "{text:?}: use seccomp=default, seccomp=unconfined or seccomp=PATH (the only options of step 8)"
         )),
     }
 }
@@ -49,10 +50,49 @@ impl SeccompArgs {
                     "isolab default profile",
                 )))
             }
-            Some(path) => Err(Error::Unsupported(format!(
-                "seccomp={path}: profiles from files are not supported yet: use seccomp=default or seccomp=unconfined"
-            ))),
+            Some(path) => {
+                if !no_new_privs {
+                    return Err(Error::BadFlag(
+                        "--allow-new-privs and a seccomp filter don't go together in step 8: add --security-opt seccomp=unconfined, or drop --allow-new-privs".into(),
+                    ));
+                }
+                let container = profile_file::Container {
+                    caps,
+                    kernel: profile_file::kernel_version(),
+                };
+                let ctx = profile_file::load(std::path::Path::new(path), &container)?;
+                checked(Program::new(profile::compile(&ctx)?, path))
+            }
         }
     }
     // ANCHOR_END: filter
 }
+
+/// The calls the command's process still makes after installing the
+/// filter: the execve(2) itself, the SIGPIPE reset before it, and the
+/// narration's write(2). A profile that refuses one of them would leave
+/// only a bare EPERM from exec; say so before anything starts.
+const NEEDED_AFTER_INSTALL: [(&str, libc::c_long); 3] = [
+    ("execve", libc::SYS_execve),
+    ("rt_sigaction", libc::SYS_rt_sigaction),
+    ("write", libc::SYS_write),
+];
+
+// ANCHOR: checked
+/// `program`, if it lets through what the runtime needs after installing it.
+fn checked(program: Program) -> Result<Option<Program>> {
+    for (name, nr) in NEEDED_AFTER_INSTALL {
+        match crate::bpf::evaluate(&program.instructions, nr as u32) {
+            Some(libc::SECCOMP_RET_ALLOW) | None => {}
+            Some(action) => {
+                return Err(Error::Request(format!(
+                    "seccomp profile {} answers {name}(2) with {}: the runtime calls it after installing the filter, so the command could never start: allow {name}",
+                    program.name,
+                    crate::bpf::action_name(action)
+                )));
+            }
+        }
+    }
+    Ok(Some(program))
+}
+// ANCHOR_END: checked
