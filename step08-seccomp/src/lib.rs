@@ -12,6 +12,7 @@
 pub use step07_userns::*;
 
 pub mod bpf;
+pub mod cache;
 pub mod filter_tools;
 pub mod probe;
 pub mod profile;

@@ -37,7 +37,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // Compiled here, once; the command's process only installs it.
     let filter = args
         .seccomp
-        .filter(&plan.keep, !args.privileges.allow_new_privs)?;
+        .filter(&plan.keep, !args.privileges.allow_new_privs, &state)?;
     let maps = userns::choose(args.maps.uid_map, args.maps.gid_map)?;
     userns::check_user(&maps, user.uid, user.gid)?; // the kernel would say only EINVAL
     let layout = Layout::detect()?;

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use crate::bpf::Program;
 use crate::error::{Error, Result};
-use crate::{profile, profile_file};
+use crate::state::State;
+use crate::{cache, profile, profile_file};
 
 /// `--security-opt seccomp=…`.
 #[derive(Debug, clap::Args)]
@@ -31,7 +32,12 @@ impl SeccompArgs {
     /// The filter for a container whose bounding set is `caps`, compiled
     /// here in the runtime, once: the child only loads it. `None` for
     /// seccomp=unconfined.
-    pub fn filter(&self, caps: &BTreeSet<u32>, no_new_privs: bool) -> Result<Option<Program>> {
+    pub fn filter(
+        &self,
+        caps: &BTreeSet<u32>,
+        no_new_privs: bool,
+        state: &State,
+    ) -> Result<Option<Program>> {
         match self.security_opt.last().map(String::as_str) {
             Some("unconfined") => Ok(None),
             None | Some("default") => {
@@ -44,11 +50,11 @@ impl SeccompArgs {
                         "--allow-new-privs and a seccomp filter don't go together in step 8: add --security-opt seccomp=unconfined, or drop --allow-new-privs".into(),
                     ));
                 }
-                let ctx = profile::default_profile(caps)?;
-                Ok(Some(Program::new(
-                    profile::compile(&ctx)?,
-                    "isolab default profile",
-                )))
+                let key = cache::key(&[&profile::fingerprint(), &format!("{caps:?}")]);
+                let instructions = cache::get_or_compile(state, key, || {
+                    profile::compile(&profile::default_profile(caps)?)
+                })?;
+                checked(Program::new(instructions, "isolab default profile"))
             }
             Some(path) => {
                 if !no_new_privs {
@@ -60,8 +66,16 @@ impl SeccompArgs {
                     caps,
                     kernel: profile_file::kernel_version(),
                 };
-                let ctx = profile_file::load(std::path::Path::new(path), &container)?;
-                checked(Program::new(profile::compile(&ctx)?, path))
+                let bytes = std::fs::read(path)
+                    .map_err(|e| Error::io(format!("reading seccomp profile {path}"), e))?;
+                let key = cache::key(&[
+                    &String::from_utf8_lossy(&bytes),
+                    &format!("{caps:?} {:?}", container.kernel),
+                ]);
+                let instructions = cache::get_or_compile(state, key, || {
+                    profile::compile(&profile_file::load(std::path::Path::new(path), &container)?)
+                })?;
+                checked(Program::new(instructions, path))
             }
         }
     }
