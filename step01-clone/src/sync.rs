@@ -296,6 +296,70 @@ impl StartGate for FifoGate {
 }
 // ANCHOR_END: gate
 
+/// Send `fd` over the channel end whose fd number is `sock`: for the
+/// command's process, which still holds the init's copy of the child end
+/// until it execs (step 8 hands the runtime its seccomp listener this way).
+pub fn send_fd_on(sock: std::os::fd::RawFd, fd: std::os::fd::BorrowedFd<'_>) -> Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    use std::os::fd::AsRawFd;
+    let raw = [fd.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(b"F")];
+    sendmsg::<()>(
+        sock,
+        &iov,
+        &[ControlMessage::ScmRights(&raw)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| Error::syscall("sendmsg(SCM_RIGHTS)", e))?;
+    explain::syscall(&format!("sendmsg(SCM_RIGHTS, [{}])", raw[0]), 1);
+    Ok(())
+}
+
+impl RuntimeEnd {
+    /// Runtime, between sync 2 and 3 (step 8): an fd the command sends
+    /// before it execs, or, if it failed first, its report as an error.
+    pub fn recv_fd_or_failure(&mut self, child: Pid) -> Result<std::os::fd::OwnedFd> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let sock = self.0.stream()?.as_raw_fd();
+        let mut byte = [0u8; 1];
+        let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+            .map_err(|e| Error::syscall("recvmsg(SCM_RIGHTS)", e))?;
+        for cmsg in msg
+            .cmsgs()
+            .map_err(|e| Error::syscall("recvmsg(SCM_RIGHTS)", e))?
+        {
+            if let ControlMessageOwned::ScmRights(fds) = cmsg
+                && let Some(fd) = fds.first()
+            {
+                // SAFETY: the kernel just installed this fd for us.
+                return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+        if msg.bytes == 0 {
+            return Err(Error::child(
+                format!("the command died before it was filtered ({})", reap(child)),
+                crate::error::EXIT_RUNTIME,
+            ));
+        }
+        // A report instead ("fail CODE REASON"): the byte read is its first.
+        let rest = self.0.recv()?.unwrap_or_default();
+        let line = format!("{}{rest}", byte[0] as char);
+        match parse_report(&line) {
+            Report::Failed(code, reason) => {
+                reap(child);
+                Err(Error::child(reason, code))
+            }
+            other => Err(Error::Protocol(format!(
+                "expected a file descriptor from the command, got {other:?}"
+            ))),
+        }
+    }
+}
+
 /// Runtime, sync 1: wait until the child is set up. If it failed instead,
 /// reap it and return its reason and exit code.
 pub fn expect_ready(chan: &mut RuntimeEnd, child: Pid) -> Result<()> {

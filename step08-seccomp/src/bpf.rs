@@ -174,6 +174,9 @@ pub fn from_bytes(bytes: &[u8]) -> Vec<sock_filter> {
 pub struct Program {
     pub instructions: Vec<sock_filter>,
     pub name: String,
+    /// Refusals go to a supervisor (SECCOMP_RET_USER_NOTIF): install with
+    /// a listener fd for the runtime.
+    pub notify: bool,
 }
 
 impl Program {
@@ -182,14 +185,29 @@ impl Program {
         Program {
             instructions,
             name: name.to_string(),
+            notify: false,
         }
     }
 
-    /// Install it on this process (see [`install`]).
-    pub fn install(&self) -> Result<()> {
-        install(&self.instructions, &self.name)
+    /// Install it on this process (see [`install`]); the listener fd when
+    /// the program notifies.
+    pub fn install(&self) -> Result<Option<std::os::fd::OwnedFd>> {
+        let flags = if self.notify {
+            SECCOMP_FILTER_FLAG_NEW_LISTENER
+        } else {
+            0
+        };
+        let fd = install_with(&self.instructions, &self.name, flags)?;
+        Ok(self.notify.then(|| {
+            // SAFETY: with NEW_LISTENER the kernel returned a new fd, ours.
+            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        }))
     }
 }
+
+/// seccomp(2) flag: return an fd on which a supervisor receives the calls
+/// the filter answers with SECCOMP_RET_USER_NOTIF (Linux 5.0).
+pub const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
 
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -260,12 +278,23 @@ pub fn evaluate(program: &[sock_filter], nr: u32) -> Option<u32> {
 /// have no_new_privs set, or CAP_SYS_ADMIN: otherwise a set-uid program
 /// could be run under a filter that makes it misbehave.
 pub fn install(program: &[sock_filter], name: &str) -> Result<()> {
+    install_with(program, name, 0).map(|_| ())
+}
+
+/// [`install`] with seccomp(2) `flags`; the call's return value (a
+/// listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER).
+pub fn install_with(program: &[sock_filter], name: &str, flags: u32) -> Result<i32> {
     let prog = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_ptr() as *mut sock_filter,
     };
     let call = format!(
-        "seccomp(SECCOMP_SET_MODE_FILTER, 0, {{{} instructions: {name}}})",
+        "seccomp(SECCOMP_SET_MODE_FILTER, {}, {{{} instructions: {name}}})",
+        if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+            "SECCOMP_FILTER_FLAG_NEW_LISTENER"
+        } else {
+            "0"
+        },
         program.len()
     );
     // SAFETY: prog points at `program`, alive for the call; the kernel
@@ -274,11 +303,11 @@ pub fn install(program: &[sock_filter], name: &str) -> Result<()> {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0u32,
+            flags,
             &prog as *const libc::sock_fprog,
         )
     };
-    if rc != 0 {
+    if rc < 0 {
         let errno = nix::errno::Errno::last();
         let err = Error::syscall(call, errno);
         return Err(match errno {
@@ -288,8 +317,8 @@ pub fn install(program: &[sock_filter], name: &str) -> Result<()> {
             _ => err,
         });
     }
-    explain::syscall(&call, 0);
-    Ok(())
+    explain::syscall(&call, rc);
+    Ok(rc as i32)
 }
 // ANCHOR_END: install
 

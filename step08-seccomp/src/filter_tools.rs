@@ -83,7 +83,7 @@ impl Tools {
                             .iter()
                             .filter_map(|n| crate::inspect::capability::from_name(n))
                             .collect();
-                        profile::compile(&profile::default_profile(&caps)?)?
+                        profile::compile(&profile::default_profile(&caps, false)?)?
                     }
                     other => {
                         return Err(crate::error::Error::BadFlag(format!(

@@ -471,11 +471,18 @@ pub fn fingerprint() -> String {
 
 // ANCHOR: build
 /// The default profile for a container holding `caps` (its bounding set),
-/// as libseccomp's context (native architecture, plus x86's 32-bit and x32
+/// refusing with a notification when `notify`, as libseccomp's context (native architecture, plus x86's 32-bit and x32
 /// entries on x86_64, each with its own numbers).
-pub fn default_profile(caps: &BTreeSet<u32>) -> Result<ScmpFilterContext> {
+pub fn default_profile(caps: &BTreeSet<u32>, notify: bool) -> Result<ScmpFilterContext> {
     let fail = |e: libseccomp::error::SeccompError| Error::Request(format!("libseccomp: {e}"));
-    let mut ctx = ScmpFilterContext::new(ScmpAction::Errno(libc::EPERM)).map_err(fail)?;
+    // Refusals are EPERM, or with --explain a notification to the runtime,
+    // which names the call and answers EPERM (see `notify`).
+    let refuse = if notify {
+        ScmpAction::Notify
+    } else {
+        ScmpAction::Errno(libc::EPERM)
+    };
+    let mut ctx = ScmpFilterContext::new(refuse).map_err(fail)?;
     // A call made through another architecture's entry (a 32-bit `int
     // 0x80` on x86_64) that none of ours matches: kill, don't guess.
     ctx.set_act_badarch(ScmpAction::KillProcess).map_err(fail)?;
@@ -558,8 +565,9 @@ mod tests {
 
     #[test]
     fn the_profile_compiles_and_depends_on_caps() {
-        let plain = compile(&default_profile(&BTreeSet::new()).unwrap()).unwrap();
-        let admin = compile(&default_profile(&BTreeSet::from([CAP_SYS_ADMIN])).unwrap()).unwrap();
+        let plain = compile(&default_profile(&BTreeSet::new(), false).unwrap()).unwrap();
+        let admin =
+            compile(&default_profile(&BTreeSet::from([CAP_SYS_ADMIN]), false).unwrap()).unwrap();
         assert!(plain.len() > 100, "{}", plain.len());
         assert_ne!(
             plain.len(),

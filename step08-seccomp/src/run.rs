@@ -17,7 +17,7 @@ use crate::isolab::user::{self, User};
 use crate::isolab::userns::{self, Maps};
 use crate::isolab::{
     Result, cgroup_sweep, cgroupns, clone, dev, environ, exec, idmap, init, keyring, limits,
-    masked, mount, no_new_privs, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
+    masked, mount, no_new_privs, notify, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
 
@@ -93,10 +93,18 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     args.common.before_exec(child, &pause_hints(child))?;
     // sync 2: let it exec.
     runtime.go()?;
+    // sync 2½ (with --explain): the filter's listener, from the command.
+    let listener = match &filter {
+        Some(f) if f.notify => Some(runtime.recv_fd_or_failure(child)?),
+        _ => None,
+    };
     // sync 3: EOF means execve succeeded.
     sync::expect_exec(&mut runtime, child)?;
 
-    let status = signals::supervise(child, |_, _| {})?;
+    let status = match listener {
+        Some(listener) => notify::supervise(child, listener)?, // names refusals
+        None => signals::supervise(child, |_, _| {})?,
+    };
     let code = signals::exit_code(status);
     limits::report(&cg.stats(), &limits, code, args.limits.stats);
     Ok(code)
@@ -186,7 +194,12 @@ fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
         // kernel refuses a filter) and after every setup call the profile
         // may deny. From here on only execve and the narration's write(2)
         // must pass it.
-        let mut seccomp = || filter.map_or(Ok(()), |f| f.install());
+        let sock = chan.raw_fd(); // the command still holds it until execve
+        let mut seccomp = || match filter.map(|f| f.install()).transpose()?.flatten() {
+            // --explain: the runtime answers the filter's refusals, by name.
+            Some(listener) => sync::send_fd_on(sock.unwrap_or(-1), listener.as_fd()),
+            None => Ok(()),
+        };
         if args.no_init {
             return Err(exec::execvp_then(&args.common.command, &mut seccomp));
         }

@@ -50,11 +50,15 @@ impl SeccompArgs {
                         "--allow-new-privs and a seccomp filter don't go together in step 8: add --security-opt seccomp=unconfined, or drop --allow-new-privs".into(),
                     ));
                 }
-                let key = cache::key(&[&profile::fingerprint(), &format!("{caps:?}")]);
+                // With --explain, refusals are named (see `notify`).
+                let notify = crate::explain::enabled();
+                let key = cache::key(&[&profile::fingerprint(), &format!("{caps:?} {notify}")]);
                 let instructions = cache::get_or_compile(state, key, || {
-                    profile::compile(&profile::default_profile(caps)?)
+                    profile::compile(&profile::default_profile(caps, notify)?)
                 })?;
-                checked(Program::new(instructions, "isolab default profile"))
+                let mut program = Program::new(instructions, "isolab default profile");
+                program.notify = notify;
+                checked(program)
             }
             Some(path) => {
                 if !no_new_privs {

@@ -315,3 +315,35 @@ fn dockers_profile_behaves_as_docker_documents() {
         "{out:?}"
     );
 }
+
+#[test]
+fn with_explain_refused_calls_are_named() {
+    require_root();
+    let state = TempDir::new("s8-named");
+    let image = probe_image(&state);
+    let out = run_in(
+        BIN,
+        &state,
+        &[
+            "--rootfs",
+            &image,
+            "--explain",
+            "--",
+            BIN,
+            "probe",
+            "keyctl",
+            "mkdir",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stdout, "keyctl: EPERM\nmkdir: ok\n",
+        "same answers as without: {out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("seccomp refused keyctl(0x0, 0xfffffffd"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("seccomp refused mkdir"), "{out:?}");
+}
