@@ -317,6 +317,13 @@ pub fn send_fd_on(sock: std::os::fd::RawFd, fd: std::os::fd::BorrowedFd<'_>) -> 
 }
 
 impl RuntimeEnd {
+    /// The fd number of this end, for a runtime that polls it together with
+    /// other fds (step 8's seccomp supervisor).
+    pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.0.0.as_ref().map(|s| s.as_raw_fd())
+    }
+
     /// Runtime, between sync 2 and 3 (step 8): an fd the command sends
     /// before it execs, or, if it failed first, its report as an error.
     pub fn recv_fd_or_failure(&mut self, child: Pid) -> Result<std::os::fd::OwnedFd> {

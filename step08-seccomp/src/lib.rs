@@ -14,6 +14,7 @@ pub use step07_userns::*;
 pub mod bpf;
 pub mod cache;
 pub mod filter_tools;
+pub mod learn;
 pub mod notify;
 pub mod probe;
 pub mod profile;

@@ -8,11 +8,15 @@
 //! before it execs. The runtime prints the call by name with its
 //! arguments and answers EPERM, what the caller would have got anyway.
 //!
+//! The same channel records what a command needs (`--seccomp-learn`): a
+//! filter that notifies on every call, answered with "continue".
+//!
 //! Not a security boundary: a supervisor could also read the caller's
 //! memory to look at pointer arguments, but the caller (another thread)
 //! can change that memory between the check and the kernel's use of it.
 //! Here the answer is always "no", so nothing depends on such a check.
 
+use std::collections::BTreeSet;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
@@ -25,9 +29,18 @@ use nix::unistd::Pid;
 use crate::error::{Error, Result};
 use crate::explain;
 
+/// What the supervisor does with a notification.
+#[derive(Debug)]
+pub enum Mode {
+    /// Name the refused call and answer EPERM (`--explain`).
+    Refuse,
+    /// Write down the call's name and let it run (`--seccomp-learn`).
+    Learn(BTreeSet<String>),
+}
+
 // ANCHOR: answer
-/// Receive one notification, name the call, answer EPERM.
-fn answer(listener: &OwnedFd) {
+/// Receive one notification and answer it as `mode` says.
+fn answer(listener: &OwnedFd, mode: &mut Mode) {
     let Ok(req) = ScmpNotifReq::receive(listener.as_raw_fd()) else {
         return; // the caller died meanwhile
     };
@@ -36,21 +49,63 @@ fn answer(listener: &OwnedFd) {
         .syscall
         .get_name_by_arch(req.data.arch)
         .unwrap_or_else(|_| format!("syscall {}", i32::from(req.data.syscall)));
-    let args: Vec<String> = req.data.args.iter().map(|a| format!("{a:#x}")).collect();
-    explain::note(&format!(
-        "seccomp refused {name}({}) in PID {}: answered EPERM",
-        args.join(", "),
-        req.pid
-    ));
-    let _ = ScmpNotifResp::new_error(req.id, -libc::EPERM, ScmpNotifRespFlags::empty())
-        .respond(listener.as_raw_fd());
+    let resp = match mode {
+        Mode::Refuse => {
+            let args: Vec<String> = req.data.args.iter().map(|a| format!("{a:#x}")).collect();
+            explain::note(&format!(
+                "seccomp refused {name}({}) in PID {}: answered EPERM",
+                args.join(", "),
+                req.pid
+            ));
+            ScmpNotifResp::new_error(req.id, -libc::EPERM, ScmpNotifRespFlags::empty())
+        }
+        Mode::Learn(seen) => {
+            seen.insert(name);
+            // Let the kernel run the call as if no filter were there
+            // (SECCOMP_USER_NOTIF_FLAG_CONTINUE, Linux 5.5).
+            ScmpNotifResp::new_continue(req.id, ScmpNotifRespFlags::empty())
+        }
+    };
+    let _ = resp.respond(listener.as_raw_fd());
 }
 // ANCHOR_END: answer
+
+/// Between sync 2 and sync 3: answer the filter's notifications until the
+/// sync socket `sync` has something to say (EOF from execve, or a
+/// failure). The command's last steps before execve pass the filter too,
+/// and a supervisor that only listened after sync 3 would never answer
+/// them: both would wait for each other.
+pub fn until_exec(sync: std::os::fd::RawFd, listener: &OwnedFd, mode: &mut Mode) -> Result<()> {
+    // SAFETY: `sync` is the runtime's end of the sync socket, open for
+    // the whole run; borrowed only for this poll loop.
+    let sync = unsafe { std::os::fd::BorrowedFd::borrow_raw(sync) };
+    loop {
+        let mut fds = [
+            PollFd::new(sync, PollFlags::POLLIN),
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::syscall("poll", e)),
+            Ok(_) => {}
+        }
+        if fds[1]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+        {
+            answer(listener, mode);
+            continue;
+        }
+        if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+            return Ok(());
+        }
+    }
+}
 
 /// `signals::supervise`, also answering the filter's notifications: wait
 /// until `main` exits, forwarding signals, reaping orphans. Call
 /// `signals::block` first.
-pub fn supervise(main: Pid, listener: OwnedFd) -> Result<WaitStatus> {
+pub fn supervise(main: Pid, listener: OwnedFd, mode: &mut Mode) -> Result<WaitStatus> {
     let signals = SignalFd::with_flags(&crate::signals::watched(), SfdFlags::SFD_CLOEXEC)
         .map_err(|e| Error::syscall("signalfd", e))?;
     let mut listening = true;
@@ -81,7 +136,7 @@ pub fn supervise(main: Pid, listener: OwnedFd) -> Result<WaitStatus> {
         };
         let (sig_ready, notif) = (events(0), events(1));
         if notif.contains(PollFlags::POLLIN) {
-            answer(&listener);
+            answer(&listener, mode);
         } else if notif.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
             listening = false; // nothing filtered is left
         }

@@ -16,7 +16,7 @@ use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::user::{self, User};
 use crate::isolab::userns::{self, Maps};
 use crate::isolab::{
-    Result, cgroup_sweep, cgroupns, clone, dev, environ, exec, idmap, init, keyring, limits,
+    Result, cgroup_sweep, cgroupns, clone, dev, environ, exec, idmap, init, keyring, learn, limits,
     masked, mount, no_new_privs, notify, pause, pivot, prctl, pseudofs, rootfs, signals, uts,
 };
 use nix::sched::CloneFlags;
@@ -98,13 +98,24 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         Some(f) if f.notify => Some(runtime.recv_fd_or_failure(child)?),
         _ => None,
     };
+    let mut mode = match &args.seccomp.seccomp_learn {
+        Some(_) => notify::Mode::Learn(Default::default()),
+        None => notify::Mode::Refuse,
+    };
+    if let (Some(l), Some(sock)) = (&listener, runtime.raw_fd()) {
+        notify::until_exec(sock, l, &mut mode)?; // the command's last calls ask too
+    }
     // sync 3: EOF means execve succeeded.
     sync::expect_exec(&mut runtime, child)?;
 
     let status = match listener {
-        Some(listener) => notify::supervise(child, listener)?, // names refusals
+        // names refusals, or (--seccomp-learn) writes every call down
+        Some(listener) => notify::supervise(child, listener, &mut mode)?,
         None => signals::supervise(child, |_, _| {})?,
     };
+    if let (Some(out), notify::Mode::Learn(seen)) = (&args.seccomp.seccomp_learn, &mode) {
+        learn::write_profile(out, seen)?;
+    }
     let code = signals::exit_code(status);
     limits::report(&cg.stats(), &limits, code, args.limits.stats);
     Ok(code)

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use crate::bpf::Program;
 use crate::error::{Error, Result};
 use crate::state::State;
-use crate::{cache, profile, profile_file};
+use crate::{cache, learn, profile, profile_file};
 
 /// `--security-opt seccomp=…`.
 #[derive(Debug, clap::Args)]
@@ -15,6 +15,12 @@ pub struct SeccompArgs {
     /// `linux.seccomp` object or a docker profile
     #[arg(long = "security-opt", value_name = "seccomp=default|unconfined|PATH", value_parser = parse_security_opt)]
     pub security_opt: Vec<String>,
+
+    /// Record every syscall CMD makes and write the smallest OCI profile
+    /// that lets it do the same again to FILE (the run itself is not
+    /// filtered)
+    #[arg(long, value_name = "FILE")]
+    pub seccomp_learn: Option<std::path::PathBuf>,
 }
 
 /// clap's check of one `--security-opt`: `seccomp=` something.
@@ -38,6 +44,17 @@ impl SeccompArgs {
         no_new_privs: bool,
         state: &State,
     ) -> Result<Option<Program>> {
+        if self.seccomp_learn.is_some() {
+            if !no_new_privs {
+                return Err(Error::BadFlag(
+                    "--seccomp-learn needs no_new_privs: drop --allow-new-privs".into(),
+                ));
+            }
+            let ctx = learn::learning_filter()?;
+            let mut program = Program::new(profile::compile(&ctx)?, "learning: every call asks");
+            program.notify = true;
+            return Ok(Some(program));
+        }
         match self.security_opt.last().map(String::as_str) {
             Some("unconfined") => Ok(None),
             None | Some("default") => {

@@ -347,3 +347,47 @@ fn with_explain_refused_calls_are_named() {
     );
     assert!(!out.stderr.contains("seccomp refused mkdir"), "{out:?}");
 }
+
+#[test]
+fn learn_mode_writes_a_profile_the_command_runs_under_and_others_do_not() {
+    require_root();
+    let state = TempDir::new("s8-learn");
+    let learned = state.0.join("learned.json");
+    let learned_arg = learned.to_str().unwrap();
+    let script = "echo hi; ls / > /dev/null";
+    let out = run_in(
+        BIN,
+        &state,
+        &["--seccomp-learn", learned_arg, "--", "sh", "-c", script],
+    );
+    assert_eq!((out.code, out.stdout.as_str()), (0, "hi\n"), "{out:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&learned).unwrap()).unwrap();
+    let names = json["syscalls"][0]["names"].as_array().unwrap();
+    assert!(
+        names.iter().any(|n| n == "execve") && names.len() > 10,
+        "{json}"
+    );
+    assert!(
+        !names.iter().any(|n| n == "mkdir" || n == "mkdirat"),
+        "{json}"
+    );
+    let seccomp = format!("seccomp={learned_arg}");
+    let out = run_in(
+        BIN,
+        &state,
+        &["--security-opt", &seccomp, "--", "sh", "-c", script],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "hi\n"),
+        "the same again works: {out:?}"
+    );
+    let out = run_in(
+        BIN,
+        &state,
+        &["--security-opt", &seccomp, "--", "sh", "-c", "mkdir /tmp/d"],
+    );
+    assert_eq!(out.code, 1, "what was not learned is refused: {out:?}");
+    assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+}
