@@ -156,6 +156,49 @@ pub fn disassemble(program: &[sock_filter]) -> Vec<String> {
         .collect()
 }
 
+// ANCHOR: from_process
+/// The newest filter of process `pid`, as the kernel holds it: attach with
+/// ptrace(2) (the tracee stops), PTRACE_SECCOMP_GET_FILTER once for the
+/// length and once for the program, detach. Needs CAP_SYS_ADMIN.
+pub fn from_process(pid: i32) -> Result<Vec<sock_filter>> {
+    use nix::sys::ptrace;
+    use nix::unistd::Pid;
+    const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
+    let target = Pid::from_raw(pid);
+    ptrace::attach(target)
+        .map_err(|e| Error::syscall(format!("ptrace(PTRACE_ATTACH, {pid})"), e))?;
+    let _ = nix::sys::wait::waitpid(target, Some(nix::sys::wait::WaitPidFlag::__WALL));
+    let get = |buf: *mut sock_filter| {
+        // SAFETY: GET_FILTER writes at most the count it returned before
+        // into `buf`, which holds that many; NULL asks for the count.
+        unsafe { libc::ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0usize, buf) }
+    };
+    let count = get(std::ptr::null_mut());
+    let result = if count < 0 {
+        Err(Error::syscall(
+            format!("ptrace(PTRACE_SECCOMP_GET_FILTER, {pid}, 0)"),
+            nix::errno::Errno::last(),
+        )
+        .with_hint("the process has no filter, or this needs CAP_SYS_ADMIN: run as root"))
+    } else {
+        let mut program = vec![
+            sock_filter {
+                code: 0,
+                jt: 0,
+                jf: 0,
+                k: 0
+            };
+            count as usize
+        ];
+        let got = get(program.as_mut_ptr());
+        program.truncate(got.max(0) as usize);
+        Ok(program)
+    };
+    let _ = ptrace::detach(target, None);
+    result
+}
+// ANCHOR_END: from_process
+
 /// Instructions from the bytes libseccomp exports (8 bytes each, in this
 /// machine's byte order).
 pub fn from_bytes(bytes: &[u8]) -> Vec<sock_filter> {

@@ -46,7 +46,8 @@ pub enum Demo {
 #[derive(Debug, Subcommand)]
 pub enum SeccompCommand {
     /// Disassemble a filter: `default` (the profile as libseccomp compiles
-    /// it for docker's default capabilities) or `by-hand`
+    /// it for docker's default capabilities), `by-hand`, or a PID (the
+    /// newest filter of that process, read with ptrace)
     Dump {
         #[arg(default_value = "default")]
         which: String,
@@ -85,9 +86,12 @@ impl Tools {
                             .collect();
                         profile::compile(&profile::default_profile(&caps, false)?)?
                     }
+                    pid if pid.parse::<i32>().is_ok() => {
+                        bpf::from_process(pid.parse().unwrap_or(0))?
+                    }
                     other => {
                         return Err(crate::error::Error::BadFlag(format!(
-                            "{other:?}: dump `default` or `by-hand`"
+                            "{other:?}: dump `default`, `by-hand` or a PID"
                         )));
                     }
                 };

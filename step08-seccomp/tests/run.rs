@@ -149,6 +149,12 @@ fn the_host_sees_the_filter_on_the_command_not_on_the_init() {
         "0",
         "the init itself is not filtered"
     );
+    // The kernel's copy of the filter is the program the runtime compiled.
+    let from_kernel = run(BIN, &["seccomp", "dump", &command.to_string()]);
+    let compiled = run(BIN, &["seccomp", "dump", "default"]);
+    assert_eq!(from_kernel.code, 0, "{from_kernel:?}");
+    assert!(from_kernel.stdout.lines().count() > 100, "{from_kernel:?}");
+    assert_eq!(from_kernel.stdout, compiled.stdout);
 }
 
 #[test]
