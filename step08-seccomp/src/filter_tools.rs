@@ -60,7 +60,8 @@ impl Tools {
         match self {
             Tools::Base(tools) => tools.run(),
             Tools::Demo(Demo::Strict) => {
-                let status = strict::demo()?;
+                let (line, status) = strict::demo()?;
+                crate::cli::outln(&format!("parent: /proc/CHILD/status says {line}"));
                 crate::cli::outln(&format!(
                     "parent: the child {}",
                     crate::signals::describe(status)

@@ -70,6 +70,10 @@ fn the_default_profile_refuses_what_step_7_left_open() {
     }
     assert_eq!(filtered["clone3"], "ENOSYS", "libc falls back to clone(2)");
     assert_eq!(filtered["mkdir"], "ok", "ordinary work goes on");
+    assert_eq!(
+        filtered["thread"], "ok",
+        "threads: clone3 ENOSYS, then clone(2)"
+    );
     // The same container without a filter (step 7's exposure): the kernel
     // lets these through, or answers something else than EPERM.
     let open = probe(&state, &["--security-opt", "seccomp=unconfined"]);
@@ -165,7 +169,10 @@ fn strict_mode_kills_on_the_second_syscall() {
     assert!(out.stderr.contains("in strict mode now"), "{out:?}");
     assert!(!out.stderr.contains("did not hold"), "{out:?}");
     assert_eq!(
-        out.stdout, "parent: the child killed by SIGKILL\n",
+        out.stdout,
+        "parent: /proc/CHILD/status says Seccomp: 1
+parent: the child killed by SIGKILL
+",
         "{out:?}"
     );
 }
