@@ -202,6 +202,12 @@ pub const ALLOWED: &[&str] = &[
     "process_mrelease",
     "ptrace",
     "restart_syscall",
+    // a program sandboxing itself further (seccomp filters stack; Landlock,
+    // step 9, only ever takes rights away)
+    "seccomp",
+    "landlock_create_ruleset",
+    "landlock_add_rule",
+    "landlock_restrict_self",
     // signals
     "rt_sigaction",
     "rt_sigprocmask",
@@ -429,9 +435,9 @@ pub const CLONE_NS_MASK: u64 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWNET) as u64;
 
-/// personality(2) values allowed: Linux, and the READ_IMPLIES_EXEC and
-/// UNAME26 compatibility forms programs ask for, plus the query 0xffffffff.
-/// Others (ADDR_NO_RANDOMIZE) switch off protections.
+/// personality(2) values allowed: PER_LINUX (0), PER_LINUX32 (0x8),
+/// UNAME26 (0x20000) and both (0x20008), which programs ask for, plus the
+/// query 0xffffffff. Others (ADDR_NO_RANDOMIZE) switch off protections.
 pub const PERSONALITIES: [u64; 5] = [0x0, 0x0008, 0x20000, 0x20008, 0xffff_ffff];
 
 /// Socket families refused: AF_ALG (kernel crypto, 38) and AF_VSOCK (talk
