@@ -116,8 +116,9 @@ pub fn first_json(text: &str) -> Value {
     serde_json::from_str(&text[start..end]).unwrap_or_else(|e| panic!("bad JSON ({e}) in:\n{text}"))
 }
 
-/// A step binary still running. Dropping it SIGKILLs the runtime (its
-/// container dies with it through PR_SET_PDEATHSIG) and waits, so a failed
+/// A step binary still running. Dropping it ends the runtime and waits:
+/// SIGTERM, which it passes on and then cleans up after, or SIGKILL after
+/// 5 s (the container dies with it through PR_SET_PDEATHSIG). So a failed
 /// test leaves nothing behind.
 #[derive(Debug)]
 pub struct Running {
@@ -238,6 +239,20 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            // SIGTERM first: the runtime passes it on, the command ends, and
+            // the runtime removes its layers, state and cgroups as after any
+            // run. SIGKILL only if that takes too long (then the container
+            // dies with it, and the next run's sweep removes the rest).
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            for _ in 0..500 {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
