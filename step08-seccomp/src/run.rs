@@ -182,6 +182,17 @@ fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
         uts::sethostname(&args.hostname)?; // needs CAP_SYS_ADMIN: before the drop
         // ANCHOR: privileges
         keyring::join_new_session()?; // the caller's keys stay behind
+        // ANCHOR: early_seccomp
+        // Without no_new_privs the kernel takes a filter only from a task
+        // holding CAP_SYS_ADMIN: install it here, before the drop below
+        // takes that away (runc does the same). It then filters the rest
+        // of this setup and the init too; the profile allows all of it
+        // (checked before the clone). keyctl, above, it would refuse.
+        let early = args.privileges.allow_new_privs;
+        if early && let Some(filter) = filter {
+            filter.install()?;
+        }
+        // ANCHOR_END: early_seccomp
         // After the mounts (they need CAP_SYS_ADMIN), in this order: the
         // bounding set needs CAP_SETPCAP, the user switch CAP_SETUID and
         // CAP_SETGID, and the switch empties the sets we then set.
@@ -200,13 +211,17 @@ fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
         chan.ready()?; // sync 1
         chan.wait_go()?; // sync 2
         // ANCHOR: seccomp
-        // The filter goes on last, in the process that execs, right before
-        // execve: after no_new_privs (without it, or CAP_SYS_ADMIN, the
-        // kernel refuses a filter) and after every setup call the profile
+        // With no_new_privs, the filter goes on last, in the process that
+        // execs, right before execve: after every setup call the profile
         // may deny. From here on only execve and the narration's write(2)
         // must pass it.
         let sock = chan.raw_fd(); // the command still holds it until execve
-        let mut seccomp = || match filter.map(|f| f.install()).transpose()?.flatten() {
+        let mut seccomp = || match filter
+            .filter(|_| !early)
+            .map(|f| f.install())
+            .transpose()?
+            .flatten()
+        {
             // --explain: the runtime answers the filter's refusals, by name.
             Some(listener) => sync::send_fd_on(sock.unwrap_or(-1), listener.as_fd()),
             None => Ok(()),

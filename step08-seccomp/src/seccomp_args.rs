@@ -58,31 +58,18 @@ impl SeccompArgs {
         match self.security_opt.last().map(String::as_str) {
             Some("unconfined") => Ok(None),
             None | Some("default") => {
-                if !no_new_privs {
-                    // Without no_new_privs, seccomp(2) needs CAP_SYS_ADMIN,
-                    // which the drop before exec has taken away; installed
-                    // earlier, the filter would have to allow the rest of
-                    // the setup too. runc does the latter; we refuse.
-                    return Err(Error::BadFlag(
-                        "--allow-new-privs and a seccomp filter don't go together in step 8: add --security-opt seccomp=unconfined, or drop --allow-new-privs".into(),
-                    ));
-                }
-                // With --explain, refusals are named (see `notify`).
-                let notify = crate::explain::enabled();
+                // With --explain, refusals are named (see `notify`); not for
+                // a filter the init installs early (without no_new_privs).
+                let notify = crate::explain::enabled() && no_new_privs;
                 let key = cache::key(&[&profile::fingerprint(), &format!("{caps:?} {notify}")]);
                 let instructions = cache::get_or_compile(state, key, || {
                     profile::compile(&profile::default_profile(caps, notify)?)
                 })?;
                 let mut program = Program::new(instructions, "isolab default profile");
                 program.notify = notify;
-                checked(program)
+                checked(program, no_new_privs)
             }
             Some(path) => {
-                if !no_new_privs {
-                    return Err(Error::BadFlag(
-                        "--allow-new-privs and a seccomp filter don't go together in step 8: add --security-opt seccomp=unconfined, or drop --allow-new-privs".into(),
-                    ));
-                }
                 let container = profile_file::Container {
                     caps,
                     kernel: profile_file::kernel_version(),
@@ -96,27 +83,55 @@ impl SeccompArgs {
                 let instructions = cache::get_or_compile(state, key, || {
                     profile::compile(&profile_file::load(std::path::Path::new(path), &container)?)
                 })?;
-                checked(Program::new(instructions, path))
+                checked(Program::new(instructions, path), no_new_privs)
             }
         }
     }
     // ANCHOR_END: filter
 }
 
-/// The calls the command's process still makes after installing the
-/// filter: the execve(2) itself, the SIGPIPE reset before it, and the
-/// narration's write(2). A profile that refuses one of them would leave
-/// only a bare EPERM from exec; say so before anything starts.
+/// The calls made after the filter is installed: by the command's process
+/// before its execve(2) (handing over the listener, narrating, resetting
+/// SIGPIPE) and the execve itself. A profile that refuses one of them would
+/// leave only a bare EPERM from exec; say so before anything starts.
 const NEEDED_AFTER_INSTALL: [(&str, libc::c_long); 3] = [
     ("execve", libc::SYS_execve),
     ("rt_sigaction", libc::SYS_rt_sigaction),
     ("write", libc::SYS_write),
 ];
 
+/// Without no_new_privs the init installs the filter before it drops its
+/// capabilities, so the rest of its setup and its supervising loop must
+/// pass too: the drop, the user switch and its checks, the sync socket,
+/// the fork of the command, waiting and forwarding signals.
+#[cfg(target_arch = "x86_64")]
+const NEEDED_BY_THE_INIT: [(&str, libc::c_long); 12] = [
+    ("prctl", libc::SYS_prctl),
+    ("capset", libc::SYS_capset),
+    ("setgroups", libc::SYS_setgroups),
+    ("setresuid", libc::SYS_setresuid),
+    ("setresgid", libc::SYS_setresgid),
+    ("openat", libc::SYS_openat),
+    ("read", libc::SYS_read),
+    ("clone", libc::SYS_clone),
+    ("wait4", libc::SYS_wait4),
+    ("kill", libc::SYS_kill),
+    ("rt_sigprocmask", libc::SYS_rt_sigprocmask),
+    ("rt_sigtimedwait", libc::SYS_rt_sigtimedwait),
+];
+#[cfg(not(target_arch = "x86_64"))]
+const NEEDED_BY_THE_INIT: [(&str, libc::c_long); 0] = [];
+
 // ANCHOR: checked
-/// `program`, if it lets through what the runtime needs after installing it.
-fn checked(program: Program) -> Result<Option<Program>> {
-    for (name, nr) in NEEDED_AFTER_INSTALL {
+/// `program`, if it lets through what the runtime needs after installing
+/// it (`no_new_privs` false: installed early, by the init).
+fn checked(program: Program, no_new_privs: bool) -> Result<Option<Program>> {
+    let early: &[(&str, libc::c_long)] = if no_new_privs {
+        &[]
+    } else {
+        &NEEDED_BY_THE_INIT
+    };
+    for &(name, nr) in NEEDED_AFTER_INSTALL.iter().chain(early) {
         match crate::bpf::evaluate(&program.instructions, nr as u32) {
             Some(libc::SECCOMP_RET_ALLOW) | None => {}
             Some(action) => {

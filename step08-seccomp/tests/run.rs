@@ -204,7 +204,6 @@ fn bad_seccomp_options_are_one_line() {
             125,
             "No such file",
         ),
-        (&["--allow-new-privs"][..], 2, "don't go together"),
     ] {
         let mut full = args.to_vec();
         full.extend_from_slice(&["--", "true"]);
@@ -419,4 +418,48 @@ fn learn_mode_writes_a_profile_the_command_runs_under_and_others_do_not() {
     );
     assert_eq!(out.code, 1, "what was not learned is refused: {out:?}");
     assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+}
+
+#[test]
+fn without_no_new_privs_the_init_installs_the_filter_before_the_drop() {
+    require_root();
+    let state = TempDir::new("s8-early");
+    let image = probe_image(&state);
+    let out = run_in(
+        BIN,
+        &state,
+        &[
+            "--rootfs",
+            &image,
+            "--allow-new-privs",
+            "--",
+            BIN,
+            "probe",
+            "keyctl",
+            "unshare-user",
+            "mkdir",
+        ],
+    );
+    assert_eq!(
+        out.stdout, "keyctl: EPERM\nunshare-user: EPERM\nmkdir: ok\n",
+        "{out:?}"
+    );
+    // Installed by the init, before the drop: the init is filtered too.
+    let out = run_in(
+        BIN,
+        &state,
+        &[
+            "--allow-new-privs",
+            "--",
+            "sh",
+            "-c",
+            "grep -E '^(Seccomp|NoNewPrivs):' /proc/1/status",
+        ],
+    );
+    let got: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(got, ["NoNewPrivs: 0", "Seccomp: 2"], "{out:?}");
 }
