@@ -46,8 +46,9 @@ pub enum Demo {
 #[derive(Debug, Subcommand)]
 pub enum SeccompCommand {
     /// Disassemble a filter: `default` (the profile as libseccomp compiles
-    /// it for docker's default capabilities), `by-hand`, or a PID (the
-    /// newest filter of that process, read with ptrace)
+    /// it for docker's default capabilities), `by-hand`, a PID (the newest
+    /// filter of that process, read with ptrace), or a profile FILE (OCI or
+    /// docker, for docker's default capabilities)
     Dump {
         #[arg(default_value = "default")]
         which: String,
@@ -81,18 +82,23 @@ impl Tools {
                 let program = match which.as_str() {
                     "by-hand" => bpf::mkdir_denied(),
                     "default" => {
-                        let caps: BTreeSet<u32> = crate::capabilities::DEFAULT
-                            .iter()
-                            .filter_map(|n| crate::inspect::capability::from_name(n))
-                            .collect();
-                        profile::compile(&profile::default_profile(&caps, false)?)?
+                        profile::compile(&profile::default_profile(&docker_default_caps(), false)?)?
                     }
                     pid if pid.parse::<i32>().is_ok() => {
                         bpf::from_process(pid.parse().unwrap_or(0))?
                     }
+                    path if std::path::Path::new(path).is_file() => {
+                        let caps = docker_default_caps();
+                        let container = crate::profile_file::Container {
+                            caps: &caps,
+                            kernel: crate::profile_file::kernel_version(),
+                        };
+                        let path = std::path::Path::new(path);
+                        profile::compile(&crate::profile_file::load(path, &container)?)?
+                    }
                     other => {
                         return Err(crate::error::Error::BadFlag(format!(
-                            "{other:?}: dump `default`, `by-hand` or a PID"
+                            "{other:?}: dump `default`, `by-hand`, a PID or a profile file"
                         )));
                     }
                 };
@@ -104,4 +110,12 @@ impl Tools {
             Tools::Probe { calls } => Ok(probe::run(calls)),
         }
     }
+}
+
+/// docker's 14 default capabilities, as numbers.
+fn docker_default_caps() -> BTreeSet<u32> {
+    crate::capabilities::DEFAULT
+        .iter()
+        .filter_map(|n| crate::inspect::capability::from_name(n))
+        .collect()
 }

@@ -245,6 +245,8 @@ fn profiles_from_files_apply_and_bad_ones_are_one_line() {
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
     );
+    let dumped = run(BIN, &["seccomp", "dump", &nomkdir]);
+    assert!(dumped.stdout.contains("ret  ERRNO(13)"), "{dumped:?}");
     let seccomp = format!("seccomp={nomkdir}");
     let out = run_in(
         BIN,
