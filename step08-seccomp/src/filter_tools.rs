@@ -37,6 +37,9 @@ pub enum Demo {
     /// Run CMD under the filter built by hand (mkdir and mkdirat refused),
     /// here on the host, with no_new_privs
     Filter {
+        /// Narrate: the program, disassembled, and the calls that install it
+        #[arg(long)]
+        explain: bool,
         #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
         command: Vec<String>,
     },
@@ -69,7 +72,11 @@ impl Tools {
                 ));
                 Ok(0)
             }
-            Tools::Demo(Demo::Filter { command }) => {
+            Tools::Demo(Demo::Filter {
+                explain: on,
+                command,
+            }) => {
+                explain::enable(*on);
                 let program = bpf::mkdir_denied();
                 for line in bpf::disassemble(&program) {
                     explain::note(&line);

@@ -189,8 +189,13 @@ fn the_filter_built_by_hand_refuses_mkdir_only() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
     assert!(!Path::new(&target).exists());
-    let out = run(BIN, &["demo", "filter", "--", "ls", dir.arg()]);
+    let out = run(BIN, &["demo", "filter", "--explain", "--", "ls", dir.arg()]);
     assert_eq!(out.code, 0, "everything else is allowed: {out:?}");
+    assert!(
+        out.stderr.contains("ret  ERRNO(1)"),
+        "narrated, disassembled: {out:?}"
+    );
+    assert!(out.stderr.contains("PR_SET_NO_NEW_PRIVS"), "{out:?}");
 }
 
 #[test]
