@@ -56,6 +56,7 @@ impl Profile {
                 "apparmor".into(),
                 if apparmor { "on" } else { "off" }.into(),
             ),
+            ("landlock ABI".into(), landlock_abi().to_string()),
         ])
     }
 
@@ -104,6 +105,15 @@ impl Profile {
         }
         out
     }
+}
+
+/// This kernel's Landlock ABI version, 0 without Landlock (step 9's
+/// transcripts say how fully the ruleset was enforced).
+fn landlock_abi() -> i64 {
+    // SAFETY: LANDLOCK_CREATE_RULESET_VERSION (1) with NULL and 0 only asks
+    // for the version.
+    let v = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1u32) };
+    v.max(0)
 }
 
 /// "v2", "v1 (cpu memory …)" or "hybrid (v1: …; v2)": which hierarchies
