@@ -8,7 +8,7 @@
 use nix::errno::Errno;
 
 /// The calls `probe` knows, in the order `probe all` tries them.
-pub const CALLS: [&str; 18] = [
+pub const CALLS: [&str; 19] = [
     "unshare-user",
     "clone-newuser",
     "keyctl",
@@ -26,6 +26,7 @@ pub const CALLS: [&str; 18] = [
     "syslog",
     "int80-keyctl",
     "thread",
+    "abstract-connect",
     "mkdir",
 ];
 
@@ -107,6 +108,27 @@ pub fn attempt(name: &str) -> Option<std::result::Result<i64, Errno>> {
             "thread" => std::thread::spawn(|| 7i64)
                 .join()
                 .map_err(|_| Errno::EAGAIN),
+            // connect(2) to the abstract UNIX socket "@isolab-probe" (the
+            // tests listen there, on the host): ECONNREFUSED if nobody does.
+            "abstract-connect" => {
+                use std::os::linux::net::SocketAddrExt;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(b"isolab-probe")
+                    .map_err(|_| Errno::EINVAL);
+                match addr.and_then(|a| {
+                    std::os::unix::net::UnixStream::connect_addr(&a)
+                        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+                }) {
+                    Ok(_) => Ok(0),
+                    Err(e) => Err(e),
+                }
+            }
+            // connect(2) to 127.0.0.1:PORT: "tcp-connect:8080".
+            name if name.starts_with("tcp-connect:") => {
+                let port: u16 = name["tcp-connect:".len()..].parse().unwrap_or(0);
+                std::net::TcpStream::connect(("127.0.0.1", port))
+                    .map(|_| 0)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+            }
             "mkdir" => {
                 let rc = libc::mkdir(c"/tmp/isolab-probe-dir".as_ptr(), 0o700);
                 if rc == 0 {

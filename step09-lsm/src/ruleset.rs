@@ -17,15 +17,18 @@
 use std::path::PathBuf;
 
 use landlock::{
-    ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
-    RulesetStatus, path_beneath_rules,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope, path_beneath_rules,
 };
 
 use crate::error::{Error, Result};
 use crate::explain;
 
-/// The newest ABI this code knows how to ask for.
+/// The ABI whose file-system rights this code asks for.
 const ABI_WANTED: ABI = ABI::V5;
+/// TCP rules need ABI 4, scopes ABI 6.
+const ABI_NET: ABI = ABI::V4;
+const ABI_SCOPES: ABI = ABI::V6;
 
 // ANCHOR: writable
 /// Where a container normally writes, so where the default ruleset lets it
@@ -43,11 +46,14 @@ pub const WRITABLE: [&str; 7] = [
 pub const DEVICES: &str = "/dev";
 // ANCHOR_END: writable
 
-/// The rules of one container: read-only and writable path lists.
+/// The rules of one container: read-only and writable path lists, and,
+/// when any are given, the only TCP ports it may bind and connect to.
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub read_only: Vec<PathBuf>,
     pub writable: Vec<PathBuf>,
+    pub tcp_bind: Vec<u16>,
+    pub tcp_connect: Vec<u16>,
 }
 
 impl Rules {
@@ -60,6 +66,8 @@ impl Rules {
         Rules {
             read_only,
             writable,
+            tcp_bind: Vec::new(),
+            tcp_connect: Vec::new(),
         }
     }
 }
@@ -82,12 +90,34 @@ pub fn restrict(rules: &Rules) -> Result<String> {
     let fail = |e: landlock::RulesetError| Error::Request(format!("landlock: {e}"));
     let read = AccessFs::from_read(ABI_WANTED);
     let all = AccessFs::from_all(ABI_WANTED);
-    let status = Ruleset::default()
+    let tcp = !rules.tcp_bind.is_empty() || !rules.tcp_connect.is_empty();
+    let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(all)
         .map_err(fail)?
-        .create()
-        .map_err(fail)?
+        // ABI 6: no connecting to abstract UNIX sockets made outside the
+        // container (the host's, while the network namespace is still
+        // shared: D-Bus, X11), no signals to processes outside it.
+        .scope(Scope::from_all(ABI_SCOPES))
+        .map_err(fail)?;
+    if tcp {
+        // ABI 4: TCP bind and connect only to the ports given.
+        ruleset = ruleset
+            .handle_access(AccessNet::from_all(ABI_NET))
+            .map_err(fail)?;
+    }
+    let mut created = ruleset.create().map_err(fail)?;
+    for &port in &rules.tcp_bind {
+        created = created
+            .add_rule(NetPort::new(port, AccessNet::BindTcp))
+            .map_err(fail)?;
+    }
+    for &port in &rules.tcp_connect {
+        created = created
+            .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+            .map_err(fail)?;
+    }
+    let status = created
         .add_rules(path_beneath_rules(&rules.read_only, read))
         .map_err(fail)?
         .add_rules(path_beneath_rules(&rules.writable, all))
@@ -117,8 +147,17 @@ pub fn restrict(rules: &Rules) -> Result<String> {
     };
     explain::syscall(
         &format!(
-            "landlock_restrict_self(ruleset: read {:?}, write {:?})",
-            rules.read_only, rules.writable
+            "landlock_restrict_self(ruleset: read {:?}, write {:?}{}, scoped: abstract sockets, signals)",
+            rules.read_only,
+            rules.writable,
+            if tcp {
+                format!(
+                    ", tcp bind {:?}, connect {:?}",
+                    rules.tcp_bind, rules.tcp_connect
+                )
+            } else {
+                String::new()
+            }
         ),
         0,
     );

@@ -1,7 +1,7 @@
 //! step09-lsm on the real kernel: a Landlock ruleset keeps even root with
 //! every capability from writing the image, where step 8 did not.
 
-use step09_lsm::testing::{TempDir, assert_one_line, check_the_basics, require_root, run_in};
+use step09_lsm::testing::{TempDir, assert_one_line, check_the_basics, require_root, run, run_in};
 
 const BIN: &str = env!("CARGO_BIN_EXE_step09-lsm");
 
@@ -66,4 +66,60 @@ fn more_paths_can_be_opened_and_missing_ones_are_one_line() {
 fn namespaces_exit_codes_and_sigterm_as_in_steps_1_and_2() {
     require_root();
     check_the_basics(BIN, &["uts", "pid", "mnt", "cgroup", "user"]);
+}
+
+/// An image with this binary in it, so containers can run `probe`.
+fn probe_image(state: &TempDir) -> String {
+    let built = run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
+    assert_eq!(built.code, 0, "{built:?}");
+    let image = state.0.join("rootfs/probe");
+    let ok = std::process::Command::new("cp")
+        .args(["-a", built.stdout.trim(), image.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let added = run(
+        BIN,
+        &["rootfs", "add", "--state-dir", state.arg(), "probe", BIN],
+    );
+    assert_eq!(added.code, 0, "{added:?}");
+    "probe".into()
+}
+
+#[test]
+fn host_abstract_sockets_and_tcp_ports_are_out_of_reach() {
+    require_root();
+    if step09_lsm::ruleset::kernel_abi() < 6 {
+        eprintln!("NOTE: Landlock ABI below 6 here: scopes and TCP rules not tested");
+        return;
+    }
+    use std::os::linux::net::SocketAddrExt;
+    // A host service on an abstract UNIX socket (D-Bus and X11 use them),
+    // reachable while the network namespace is the host's; and a TCP one.
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(b"isolab-probe").unwrap();
+    let _unix = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port().to_string();
+    let state = TempDir::new("s9-scopes");
+    let image = probe_image(&state);
+    let call = format!("tcp-connect:{port}");
+    let probe = |flags: &[&str]| {
+        let mut args = vec!["--rootfs", image.as_str()];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", BIN, "probe", "abstract-connect", &call]);
+        run_in(BIN, &state, &args).stdout
+    };
+    let ok = format!("abstract-connect: EPERM\n{call}: ok\n");
+    assert_eq!(probe(&[]), ok, "scoped: no host abstract sockets");
+    assert_eq!(
+        probe(&["--landlock", "unconfined"]),
+        format!("abstract-connect: ok\n{call}: ok\n"),
+        "step 8's exposure"
+    );
+    assert_eq!(
+        probe(&["--landlock-tcp-bind", "1"]),
+        format!("abstract-connect: EPERM\n{call}: EACCES\n"),
+        "TCP rules on: no port but the ones given"
+    );
+    assert_eq!(probe(&["--landlock-tcp-connect", &port]), ok);
 }
