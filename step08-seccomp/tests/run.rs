@@ -6,33 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use step08_seccomp::testing::{
-    Running, TempDir, assert_one_line, check_the_basics, require_root, run, run_in,
+    Running, TempDir, assert_one_line, check_the_basics, probe_image, require_root, run, run_in,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step08-seccomp");
 
-/// An image with this binary in it (at its host path), so containers can
-/// run `probe`: the default image plus the binary and its libraries.
-fn probe_image(state: &TempDir) -> String {
-    let built = run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
-    assert_eq!(built.code, 0, "{built:?}");
-    let image = state.0.join("rootfs/probe");
-    let ok = std::process::Command::new("cp")
-        .args(["-a", built.stdout.trim(), image.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let added = run(
-        BIN,
-        &["rootfs", "add", "--state-dir", state.arg(), "probe", BIN],
-    );
-    assert_eq!(added.code, 0, "{added:?}");
-    "probe".into()
-}
-
 /// `probe all` inside a container run with `flags`: call -> result.
 fn probe(state: &TempDir, flags: &[&str]) -> BTreeMap<String, String> {
-    let image = probe_image(state);
+    let image = probe_image(BIN, state);
     let mut args = vec!["--rootfs", image.as_str()];
     args.extend_from_slice(flags);
     args.extend_from_slice(&["--", BIN, "probe", "all"]);
@@ -300,7 +281,7 @@ fn dockers_profile_behaves_as_docker_documents() {
     };
     let state = TempDir::new("s8-docker");
     let seccomp = format!("seccomp={path}");
-    let image = probe_image(&state);
+    let image = probe_image(BIN, &state);
     let mount = "mount -t tmpfs none /mnt && echo MOUNTED";
     let out = run_in(
         BIN,
@@ -355,7 +336,7 @@ fn dockers_profile_behaves_as_docker_documents() {
 fn with_explain_refused_calls_are_named() {
     require_root();
     let state = TempDir::new("s8-named");
-    let image = probe_image(&state);
+    let image = probe_image(BIN, &state);
     let out = run_in(
         BIN,
         &state,
@@ -431,7 +412,7 @@ fn learn_mode_writes_a_profile_the_command_runs_under_and_others_do_not() {
 fn without_no_new_privs_the_init_installs_the_filter_before_the_drop() {
     require_root();
     let state = TempDir::new("s8-early");
-    let image = probe_image(&state);
+    let image = probe_image(BIN, &state);
     let out = run_in(
         BIN,
         &state,

@@ -1,7 +1,9 @@
 //! step09-lsm on the real kernel: a Landlock ruleset keeps even root with
 //! every capability from writing the image, where step 8 did not.
 
-use step09_lsm::testing::{TempDir, assert_one_line, check_the_basics, require_root, run, run_in};
+use step09_lsm::testing::{
+    TempDir, assert_one_line, check_the_basics, probe_image, require_root, run_in,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_step09-lsm");
 
@@ -68,24 +70,6 @@ fn namespaces_exit_codes_and_sigterm_as_in_steps_1_and_2() {
     check_the_basics(BIN, &["uts", "pid", "mnt", "cgroup", "user"]);
 }
 
-/// An image with this binary in it, so containers can run `probe`.
-fn probe_image(state: &TempDir) -> String {
-    let built = run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
-    assert_eq!(built.code, 0, "{built:?}");
-    let image = state.0.join("rootfs/probe");
-    let ok = std::process::Command::new("cp")
-        .args(["-a", built.stdout.trim(), image.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let added = run(
-        BIN,
-        &["rootfs", "add", "--state-dir", state.arg(), "probe", BIN],
-    );
-    assert_eq!(added.code, 0, "{added:?}");
-    "probe".into()
-}
-
 #[test]
 fn host_abstract_sockets_and_tcp_ports_are_out_of_reach() {
     require_root();
@@ -101,7 +85,7 @@ fn host_abstract_sockets_and_tcp_ports_are_out_of_reach() {
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = tcp.local_addr().unwrap().port().to_string();
     let state = TempDir::new("s9-scopes");
-    let image = probe_image(&state);
+    let image = probe_image(BIN, &state);
     let call = format!("tcp-connect:{port}");
     let probe = |flags: &[&str]| {
         let mut args = vec!["--rootfs", image.as_str()];

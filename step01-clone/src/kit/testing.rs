@@ -568,3 +568,28 @@ pub fn check_the_basics(bin: &str, new: &[&str]) {
     );
     check_sigterm_reaches_the_command(bin);
 }
+
+/// An image named `probe` in `state` with the binary `bin` in it (at its
+/// host path, with its libraries): the default image plus the runtime, so
+/// containers can run its `probe` subcommand (step 8 on). Returns the
+/// image's name for `--rootfs`.
+pub fn probe_image(bin: &str, state: &TempDir) -> String {
+    let built = run(bin, &["rootfs", "build", "--state-dir", state.arg()]);
+    assert_eq!(built.code, 0, "{built:?}");
+    let image = state.0.join("rootfs/probe");
+    let ok = Command::new("cp")
+        .args([
+            "-a",
+            built.stdout.trim(),
+            image.to_str().expect("UTF-8 path"),
+        ])
+        .status()
+        .expect("cp");
+    assert!(ok.success());
+    let added = run(
+        bin,
+        &["rootfs", "add", "--state-dir", state.arg(), "probe", bin],
+    );
+    assert_eq!(added.code, 0, "{added:?}");
+    "probe".into()
+}
