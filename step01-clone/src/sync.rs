@@ -87,7 +87,7 @@ impl RuntimeEnd {
     /// an idmapped mount this way.
     /// `None` tells the child there is no fd this time.
     pub fn send_fd(&mut self, fd: Option<std::os::fd::BorrowedFd<'_>>) -> Result<()> {
-        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        use nix::sys::socket::{MsgFlags, sendmsg};
         use std::os::fd::AsRawFd;
         let sock = self.0.stream()?.as_raw_fd();
         let Some(fd) = fd else {
@@ -96,18 +96,7 @@ impl RuntimeEnd {
                 .map_err(|e| Error::syscall("sendmsg", e))?;
             return Ok(());
         };
-        let raw = [fd.as_raw_fd()];
-        let iov = [std::io::IoSlice::new(b"F")];
-        sendmsg::<()>(
-            sock,
-            &iov,
-            &[ControlMessage::ScmRights(&raw)],
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(|e| Error::syscall("sendmsg(SCM_RIGHTS)", e))?;
-        explain::syscall(&format!("sendmsg(SCM_RIGHTS, [{}])", raw[0]), 1);
-        Ok(())
+        send_fd_on(sock, fd)
     }
     // ANCHOR_END: send_fd
 
@@ -296,9 +285,10 @@ impl StartGate for FifoGate {
 }
 // ANCHOR_END: gate
 
-/// Send `fd` over the channel end whose fd number is `sock`: for the
-/// command's process, which still holds the init's copy of the child end
-/// until it execs (step 8 hands the runtime its seccomp listener this way).
+/// Send `fd` (one byte "F" and SCM_RIGHTS) over the channel end whose fd
+/// number is `sock`: [`RuntimeEnd::send_fd`], and the command's process,
+/// which still holds the init's copy of the child end until it execs (step 8
+/// hands the runtime its seccomp listener this way).
 pub fn send_fd_on(sock: std::os::fd::RawFd, fd: std::os::fd::BorrowedFd<'_>) -> Result<()> {
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     use std::os::fd::AsRawFd;

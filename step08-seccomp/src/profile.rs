@@ -391,7 +391,8 @@ pub const WITH_CAPABILITY: &[(u32, &[&str])] = &[
 // ANCHOR_END: with_caps
 
 /// Left out for everyone, and why (not needed by the filter, which denies
-/// all it does not allow; kept for the book, `explain` and tests):
+/// all it does not allow; kept for the book, and a unit test checks that
+/// none of these slipped into the lists above):
 pub const DENIED_ALWAYS: &[(&str, &str)] = &[
     ("keyctl add_key request_key", "keyrings are not namespaced"),
     (
@@ -580,6 +581,19 @@ mod tests {
             admin.len(),
             "CAP_SYS_ADMIN changes the program"
         );
+    }
+
+    #[test]
+    fn what_is_denied_always_is_allowed_nowhere() {
+        for (names, _) in DENIED_ALWAYS {
+            for name in names.split_whitespace() {
+                assert!(!ALLOWED.contains(&name), "{name}");
+                assert!(
+                    !WITH_CAPABILITY.iter().any(|(_, n)| n.contains(&name)),
+                    "{name}"
+                );
+            }
+        }
     }
 
     #[test]
