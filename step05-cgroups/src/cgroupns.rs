@@ -39,7 +39,16 @@ pub fn mount_readonly(root: &Root, cgroup: &Cgroup) -> Result<()> {
         return mount::mount("tmpfs", &target, "tmpfs", ro, "mode=555");
     }
     if cgroup.version == Version::V2 {
-        let target = root.open_target("/sys/fs/cgroup", true)?;
+        let mut target = root.open_target("/sys/fs/cgroup", true)?;
+        if crate::pseudofs::in_user_namespace() {
+            // From step 7, /sys is the host's, bound with its submounts: on
+            // a pure v2 host that includes the host's cgroup2 mount at this
+            // very place, and the kernel refuses a superblock on top of a
+            // mount of itself (EBUSY). A tmpfs in between, as crun does
+            // (containers/crun#765).
+            mount::mount("tmpfs", &target, "tmpfs", ro, "mode=555")?;
+            target = root.open_target("/sys/fs/cgroup", false)?;
+        }
         return mount::mount("cgroup2", &target, "cgroup2", ro, "");
     }
     // v1 and hybrid: a tmpfs with one directory per hierarchy we joined.

@@ -2,7 +2,8 @@
 //! read back from the container's own /proc/self/status.
 
 use step06_capabilities::testing::{
-    Output, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, require_root, run, run_in,
+    Output, TempDir, assert_one_line, check_init_keeps_no_runtime_fds, probe_image, require_root,
+    run, run_in,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_step06-capabilities");
@@ -109,58 +110,33 @@ fn a_user_runs_without_groups_or_effective_caps() {
 fn a_setuid_root_helper_gains_root_only_without_no_new_privs() {
     require_root();
     let state = TempDir::new("s6-suid");
-    let built = run(BIN, &["rootfs", "build", "--state-dir", state.arg()]);
-    let image = state.0.join("suid-image");
-    let ok = std::process::Command::new("cp")
-        .args(["-a", built.stdout.trim(), image.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    // The image's own `id`, made set-uid root: a helper the test adds.
-    let id =
-        std::fs::canonicalize(image.join("usr/bin/id")).unwrap_or_else(|_| image.join("bin/id"));
-    std::fs::create_dir_all(image.join("usr/local/bin")).unwrap();
-    let helper = image.join("usr/local/bin/suid-id");
-    std::fs::copy(&id, &helper).unwrap();
+    // The runtime itself, added to the default image and made set-uid
+    // root: a helper that is no busybox applet (busybox drops set-uid for
+    // applets like `id`), whose `caps` prints the effective uid.
+    let image = probe_image(BIN, &state);
+    let helper = state
+        .0
+        .join("rootfs")
+        .join(&image)
+        .join(BIN.trim_start_matches('/'));
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o4755)).unwrap();
-    let rootfs = image.to_str().unwrap();
-    let with_nnp = run_in(
-        BIN,
-        &state,
-        &[
-            "--rootfs",
-            rootfs,
-            "--user",
-            "1000",
-            "--",
-            "/usr/local/bin/suid-id",
-            "-u",
-        ],
-    );
+    let euid = |flags: &[&str]| {
+        let mut args = vec!["--rootfs", image.as_str(), "--user", "1000"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", BIN, "caps"]);
+        let out = run_in(BIN, &state, &args);
+        out.stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("euid="))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no euid= in {out:?}"))
+    };
+    assert_eq!(euid(&[]), "1000", "no_new_privs must ignore set-uid");
     assert_eq!(
-        with_nnp.stdout.trim(),
-        "1000",
-        "no_new_privs must ignore set-uid: {with_nnp:?}"
-    );
-    let without = run_in(
-        BIN,
-        &state,
-        &[
-            "--rootfs",
-            rootfs,
-            "--user",
-            "1000",
-            "--allow-new-privs",
-            "--",
-            "/usr/local/bin/suid-id",
-            "-u",
-        ],
-    );
-    assert_eq!(
-        without.stdout.trim(),
+        euid(&["--allow-new-privs"]),
         "0",
-        "without no_new_privs set-uid works: {without:?}"
+        "without no_new_privs set-uid works"
     );
 }
 

@@ -251,9 +251,15 @@ fn with_newuidmap_and_a_subuid_range_a_normal_user_maps_a_whole_range() {
     let ranges = user.dir.0.join("ranges");
     std::fs::write(&ranges, "1000:200000:65536\n").unwrap();
     let r = ranges.display();
+    // By path: a busybox sh runs its own setpriv applet (no --reuid) first.
+    let setpriv = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("setpriv"))
+        .find(|p| std::fs::canonicalize(p).is_ok_and(|c| !c.to_string_lossy().contains("busybox")))
+        .expect("setpriv (util-linux)");
+    let setpriv = setpriv.display();
     let script = format!(
         "unshare -m sh -c 'mount --bind {r} /etc/subuid && mount --bind {r} /etc/subgid && \
-         setpriv --reuid=1000 --regid=1000 --clear-groups \"$ISOLAB\" run -- sh -c \"cat /proc/self/uid_map; touch /f; chown 5:5 /f && stat -c %u:%g /f\"'"
+         {setpriv} --reuid=1000 --regid=1000 --clear-groups \"$ISOLAB\" run -- sh -c \"cat /proc/self/uid_map; touch /f; chown 5:5 /f && stat -c %u:%g /f\"'"
     );
     let out = Command::new("sh")
         .args(["-c", &script])

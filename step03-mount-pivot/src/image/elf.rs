@@ -112,8 +112,21 @@ pub fn library_dirs() -> Vec<PathBuf> {
             }
         }
     }
-    for d in ["/lib64", "/usr/lib64", "/lib", "/usr/lib"] {
-        dirs.push(PathBuf::from(d));
+    // The loader's built-in list: Debian's and Ubuntu's ld.so also know
+    // the multiarch directories without any ld.so.conf (a minimal system,
+    // the CI's VM guest, has none).
+    let multiarch = format!("{}-linux-gnu", std::env::consts::ARCH);
+    for d in [
+        format!("/lib/{multiarch}"),
+        format!("/usr/lib/{multiarch}"),
+        "/lib64".into(),
+        "/usr/lib64".into(),
+        "/lib".into(),
+        "/usr/lib".into(),
+    ] {
+        if !dirs.iter().any(|have| *have == Path::new(&d)) {
+            dirs.push(PathBuf::from(d));
+        }
     }
     dirs
 }
