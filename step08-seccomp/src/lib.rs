@@ -20,4 +20,5 @@ pub mod probe;
 pub mod profile;
 pub mod profile_file;
 pub mod seccomp_args;
+pub mod security_opt;
 pub mod strict;

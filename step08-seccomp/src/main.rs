@@ -15,6 +15,7 @@ use step08_seccomp::limit_args::LimitArgs;
 use step08_seccomp::map_args::MapArgs;
 use step08_seccomp::privilege_args::PrivilegeArgs;
 use step08_seccomp::seccomp_args::SeccompArgs;
+use step08_seccomp::security_opt::SecurityOpts;
 use step08_seccomp::uts::validate_hostname;
 
 /// isolab step 8: step 7 under a seccomp filter. The command runs with a
@@ -65,6 +66,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub maps: MapArgs,
+
+    #[command(flatten)]
+    pub security: SecurityOpts,
 
     #[command(flatten)]
     pub seccomp: SeccompArgs,

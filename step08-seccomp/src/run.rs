@@ -12,6 +12,7 @@ use crate::isolab::container::{self, Container};
 use crate::isolab::explain::{self, Role};
 use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
+use crate::isolab::security_opt::SECCOMP;
 use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::user::{self, User};
 use crate::isolab::userns::{self, Maps};
@@ -26,6 +27,7 @@ use crate::RunArgs;
 /// Runtime side. Returns the exit status for the shell.
 pub fn run(args: &RunArgs) -> Result<i32> {
     args.common.check()?;
+    args.security.check(&[SECCOMP])?;
     let state = args.image.state();
     let limits = args.limits.limits(!args.no_init)?; // all checked before anything is created
     let user = args.privileges.user();
@@ -35,9 +37,12 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         user.uid == 0,
     )?;
     // Compiled here, once; the command's process only installs it.
-    let filter = args
-        .seccomp
-        .filter(&plan.keep, !args.privileges.allow_new_privs, &state)?;
+    let filter = args.seccomp.filter(
+        args.security.get("seccomp"),
+        &plan.keep,
+        !args.privileges.allow_new_privs,
+        &state,
+    )?;
     let maps = userns::choose(args.maps.uid_map, args.maps.gid_map)?;
     userns::check_user(&maps, user.uid, user.gid)?; // the kernel would say only EINVAL
     let layout = Layout::detect()?;

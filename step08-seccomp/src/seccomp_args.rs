@@ -7,15 +7,10 @@ use crate::error::{Error, Result};
 use crate::state::State;
 use crate::{cache, learn, profile, profile_file};
 
-/// `--security-opt seccomp=…`.
+/// `--seccomp-learn` (the profile itself is `--security-opt seccomp=…`,
+/// see [`crate::security_opt`]).
 #[derive(Debug, clap::Args)]
 pub struct SeccompArgs {
-    /// seccomp=unconfined runs without a filter; seccomp=default (the
-    /// default) filters with isolab's profile; seccomp=PATH reads an OCI
-    /// `linux.seccomp` object or a docker profile
-    #[arg(long = "security-opt", value_name = "seccomp=default|unconfined|PATH", value_parser = parse_security_opt)]
-    pub security_opt: Vec<String>,
-
     /// Record every syscall CMD makes and write the smallest OCI profile
     /// that lets it do the same again to FILE (the run itself is not
     /// filtered)
@@ -23,23 +18,14 @@ pub struct SeccompArgs {
     pub seccomp_learn: Option<std::path::PathBuf>,
 }
 
-/// clap's check of one `--security-opt`: `seccomp=` something.
-pub fn parse_security_opt(text: &str) -> std::result::Result<String, String> {
-    match text.split_once('=') {
-        Some(("seccomp", value)) if !value.is_empty() => Ok(value.to_string()),
-        _ => Err(format!(
-            "{text:?}: use seccomp=default, seccomp=unconfined or seccomp=PATH (the only options of step 8)"
-        )),
-    }
-}
-
 impl SeccompArgs {
     // ANCHOR: filter
     /// The filter for a container whose bounding set is `caps`, compiled
-    /// here in the runtime, once: the child only loads it. `None` for
-    /// seccomp=unconfined.
+    /// here in the runtime, once: the child only loads it. `profile` is the
+    /// value of `--security-opt seccomp=`; `None` for seccomp=unconfined.
     pub fn filter(
         &self,
+        profile: Option<&str>,
         caps: &BTreeSet<u32>,
         no_new_privs: bool,
         state: &State,
@@ -55,7 +41,7 @@ impl SeccompArgs {
             program.notify = true;
             return Ok(Some(program));
         }
-        match self.security_opt.last().map(String::as_str) {
+        match profile {
             Some("unconfined") => Ok(None),
             None | Some("default") => {
                 // With --explain, refusals are named (see `notify`); not for

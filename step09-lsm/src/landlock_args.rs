@@ -1,25 +1,21 @@
-//! The `run` flags step 9 adds: the Landlock ruleset.
+//! The `run` flags step 9 adds for Landlock (the ruleset itself is
+//! `--security-opt landlock=default|unconfined`).
 
 use std::path::PathBuf;
 
+use crate::error::{Error, Result};
 use crate::ruleset::Rules;
+use crate::security_opt::Key;
 
-/// Whether the container gets the default ruleset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Landlock {
-    /// Read everywhere, write only where containers write
-    Default,
-    /// No Landlock ruleset
-    Unconfined,
-}
+/// `--security-opt landlock=`.
+pub const LANDLOCK: Key = Key {
+    name: "landlock",
+    usage: "landlock=default|unconfined",
+};
 
-/// `--landlock`, `--landlock-ro`, `--landlock-rw`, `--landlock-tcp-*`.
+/// `--landlock-ro`, `--landlock-rw`, `--landlock-tcp-*`.
 #[derive(Debug, clap::Args)]
 pub struct LandlockArgs {
-    /// The Landlock ruleset of the container
-    #[arg(long, value_enum, default_value_t = Landlock::Default)]
-    pub landlock: Landlock,
-
     /// Also allow reading PATH (inside the container)
     #[arg(long, value_name = "PATH")]
     pub landlock_ro: Vec<PathBuf>,
@@ -39,13 +35,21 @@ pub struct LandlockArgs {
 }
 
 impl LandlockArgs {
-    /// The rules to restrict the command to, or `None` (unconfined).
-    pub fn rules(&self) -> Option<Rules> {
-        (self.landlock == Landlock::Default).then(|| {
-            let mut rules = Rules::default_with(&self.landlock_ro, &self.landlock_rw);
-            rules.tcp_bind = self.landlock_tcp_bind.clone();
-            rules.tcp_connect = self.landlock_tcp_connect.clone();
-            rules
-        })
+    /// The rules to restrict the command to, or `None` for
+    /// landlock=unconfined; `value` is `--security-opt landlock=`'s.
+    pub fn rules(&self, value: Option<&str>) -> Result<Option<Rules>> {
+        match value {
+            None | Some("default") => {
+                let mut rules = Rules::default_with(&self.landlock_ro, &self.landlock_rw);
+                rules.tcp_bind = self.landlock_tcp_bind.clone();
+                rules.tcp_connect = self.landlock_tcp_connect.clone();
+                Ok(Some(rules))
+            }
+            Some("unconfined") => Ok(None),
+            Some(other) => Err(Error::BadFlag(format!(
+                "--security-opt landlock={other}: use {}",
+                LANDLOCK.usage
+            ))),
+        }
     }
 }

@@ -1,12 +1,13 @@
 //! isolab step 9: mandatory access control. Steps 6 to 8 decide what root
 //! in the container may do and which syscalls it may make; none of them
 //! can say "not *this* file". A Linux security module can: this step adds
-//! [`ruleset`], a Landlock ruleset the command restricts itself with
-//! (AppArmor and SELinux follow).
+//! [`ruleset`], a Landlock ruleset the command restricts itself with, and
+//! [`apparmor`], the host's profile it runs in (SELinux follows).
 //!
 //! Everything from steps 1 to 8 is re-exported.
 
 pub use step08_seccomp::*;
 
+pub mod apparmor;
 pub mod landlock_args;
 pub mod ruleset;

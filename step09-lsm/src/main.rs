@@ -16,6 +16,7 @@ use step09_lsm::limit_args::LimitArgs;
 use step09_lsm::map_args::MapArgs;
 use step09_lsm::privilege_args::PrivilegeArgs;
 use step09_lsm::seccomp_args::SeccompArgs;
+use step09_lsm::security_opt::SecurityOpts;
 use step09_lsm::uts::validate_hostname;
 
 /// isolab step 9: step 8 plus mandatory access control. The command
@@ -41,6 +42,7 @@ enum Command {
 
 /// `run`'s arguments: the shared flags, then each step's group.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("security_opt", |a| a.help(SECURITY_OPT_HELP)))]
 pub struct RunArgs {
     /// Hostname inside the container's UTS namespace
     #[arg(long, default_value = "step07", value_parser = validate_hostname)]
@@ -66,6 +68,9 @@ pub struct RunArgs {
     pub maps: MapArgs,
 
     #[command(flatten)]
+    pub security: SecurityOpts,
+
+    #[command(flatten)]
     pub seccomp: SeccompArgs,
 
     #[command(flatten)]
@@ -74,6 +79,11 @@ pub struct RunArgs {
     #[command(flatten)]
     pub common: Common,
 }
+
+/// Step 8's flag, with the keys this step adds.
+const SECURITY_OPT_HELP: &str = "A security module's setting, as docker's: \
+seccomp=default|unconfined|PATH; landlock=default|unconfined (the ruleset); \
+apparmor=PROFILE|unconfined (default: isolab-default where AppArmor is active)";
 
 fn main() {
     let cli: Cli = cli::parse();

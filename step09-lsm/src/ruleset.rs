@@ -138,7 +138,8 @@ pub fn restrict(rules: &Rules) -> Result<String> {
     let line = match status.ruleset {
         RulesetStatus::FullyEnforced => "fully enforced".to_string(),
         RulesetStatus::PartiallyEnforced => format!(
-            "partly enforced: this kernel's Landlock ABI lacks some rights of ABI {}",
+            "partly enforced: ABI {} of the {} wanted (see the runtime's line)",
+            kernel_abi(),
             ABI_WANTED as i32
         ),
         RulesetStatus::NotEnforced => {
@@ -165,6 +166,54 @@ pub fn restrict(rules: &Rules) -> Result<String> {
 }
 // ANCHOR_END: restrict
 
+// ANCHOR: unenforced
+/// The default ruleset's rights this kernel's Landlock ABI can't enforce,
+/// each with the ABI (and Linux release) that brought it.
+pub fn unenforced(abi: i32) -> Vec<&'static str> {
+    [
+        (
+            2,
+            "moves and links between directories (ABI 2, Linux 5.19; ABI 1 refuses them all)",
+        ),
+        (3, "truncate (ABI 3, Linux 6.2)"),
+        (5, "device ioctls (ABI 5, Linux 6.10)"),
+        (
+            6,
+            "the abstract-socket and signal scopes (ABI 6, Linux 6.12)",
+        ),
+    ]
+    .into_iter()
+    .filter(|&(since, _)| abi < since)
+    .map(|(_, what)| what)
+    .collect()
+}
+
+/// Runtime side, before the clone: refuse what the user asked for and this
+/// kernel can't do, and say in one line (not an error) what the default
+/// ruleset loses here.
+pub fn check_kernel(rules: &Rules) -> Result<()> {
+    let abi = kernel_abi();
+    let tcp = !rules.tcp_bind.is_empty() || !rules.tcp_connect.is_empty();
+    if tcp && abi < ABI_NET as i32 {
+        return Err(Error::Request(format!(
+            "landlock: --landlock-tcp-bind and --landlock-tcp-connect need Landlock ABI 4 (Linux 6.7); this kernel has ABI {abi}"
+        )));
+    }
+    let missing = unenforced(abi);
+    if abi == 0 {
+        crate::cli::warn(
+            "note: landlock: this kernel has no Landlock (Linux 5.13+ booted with lsm=...,landlock): the container runs without the ruleset",
+        );
+    } else if !missing.is_empty() {
+        crate::cli::warn(&format!(
+            "note: landlock: this kernel's ABI {abi} can't enforce {}: those stay allowed",
+            missing.join("; ")
+        ));
+    }
+    Ok(())
+}
+// ANCHOR_END: unenforced
+
 /// One of the default paths (an image may lack /home or /var: fine).
 fn is_default(path: &std::path::Path) -> bool {
     WRITABLE.iter().any(|w| path == std::path::Path::new(w))
@@ -176,4 +225,20 @@ pub fn kernel_abi() -> i32 {
     // only asks for the version.
     let v = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1u32) };
     v.max(0) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_abi_lacks_what_later_ones_brought() {
+        assert_eq!(unenforced(7), Vec::<&str>::new());
+        assert_eq!(unenforced(6), Vec::<&str>::new());
+        assert_eq!(unenforced(5).len(), 1);
+        let debian12 = unenforced(2); // Linux 6.1
+        assert_eq!(debian12.len(), 3, "{debian12:?}");
+        assert!(debian12[0].starts_with("truncate"));
+        assert_eq!(unenforced(1).len(), 4);
+    }
 }

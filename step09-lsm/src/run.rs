@@ -5,14 +5,17 @@
 use std::os::fd::AsFd;
 use std::path::Path;
 
+use crate::isolab::apparmor::{self, APPARMOR};
 use crate::isolab::bpf::Program;
 use crate::isolab::capabilities::{self, Plan};
 use crate::isolab::cgroup::{Cgroup, Layout};
 use crate::isolab::container::{self, Container};
 use crate::isolab::explain::{self, Role};
+use crate::isolab::landlock_args::LANDLOCK;
 use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
 use crate::isolab::ruleset::{self, Rules};
+use crate::isolab::security_opt::SECCOMP;
 use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::user::{self, User};
 use crate::isolab::userns::{self, Maps};
@@ -27,6 +30,7 @@ use crate::RunArgs;
 /// Runtime side. Returns the exit status for the shell.
 pub fn run(args: &RunArgs) -> Result<i32> {
     args.common.check()?;
+    args.security.check(&[SECCOMP, LANDLOCK, APPARMOR])?;
     let state = args.image.state();
     let limits = args.limits.limits(!args.no_init)?; // all checked before anything is created
     let user = args.privileges.user();
@@ -36,10 +40,18 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         user.uid == 0,
     )?;
     // Compiled here, once; the command's process only installs it.
-    let filter = args
-        .seccomp
-        .filter(&plan.keep, !args.privileges.allow_new_privs, &state)?;
-    let rules = args.lsm.rules(); // None: --landlock unconfined
+    let filter = args.seccomp.filter(
+        args.security.get("seccomp"),
+        &plan.keep,
+        !args.privileges.allow_new_privs,
+        &state,
+    )?;
+    let rules = args.lsm.rules(args.security.get("landlock"))?; // None: unconfined
+    if let Some(rules) = &rules {
+        ruleset::check_kernel(rules)?; // one line if this kernel enforces less
+    }
+    // Loaded into the kernel here if missing (root only); None: unconfined.
+    let apparmor = apparmor::prepare(args.security.get("apparmor"), &state)?;
     let maps = userns::choose(args.maps.uid_map, args.maps.gid_map)?;
     userns::check_user(&maps, user.uid, user.gid)?; // the kernel would say only EINVAL
     let layout = Layout::detect()?;
@@ -71,6 +83,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         maps: &maps,
         filter: filter.as_ref(),
         rules: rules.as_ref(),
+        apparmor: apparmor.as_deref(),
     };
     let child =
         clone::clone(flags, || child(&inputs, &mut child_end)).map_err(userns::why_clone_failed)?;
@@ -138,6 +151,7 @@ struct Inputs<'a> {
     maps: &'a Maps,
     filter: Option<&'a Program>,
     rules: Option<&'a Rules>,
+    apparmor: Option<&'a str>,
 }
 
 /// Child side: PID 1 of the new PID namespace, in a new mount namespace.
@@ -154,6 +168,7 @@ fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
         maps,
         filter,
         rules,
+        apparmor,
     } = *inputs;
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
@@ -187,6 +202,13 @@ fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
         uts::sethostname(&args.hostname)?; // needs CAP_SYS_ADMIN: before the drop
         // ANCHOR: privileges
         keyring::join_new_session()?; // the caller's keys stay behind
+        // ANCHOR: apparmor
+        // The profile applies at the command's execve: the fork keeps the
+        // request. Written here, before Landlock closes /proc to writes.
+        if let Some(profile) = apparmor {
+            apparmor::exec_into(profile)?;
+        }
+        // ANCHOR_END: apparmor
         // ANCHOR: early_seccomp
         // Without no_new_privs the kernel takes a filter only from a task
         // holding CAP_SYS_ADMIN: install it here, before the drop below

@@ -22,7 +22,7 @@ fn the_default_ruleset_keeps_root_from_writing_the_image() {
         return;
     }
     let state = TempDir::new("s9-landlock");
-    let script = "touch /etc/planted 2>/dev/null && echo ETC; mkdir /usr/planted 2>/dev/null && echo USR; \
+    let script = "touch /etc/planted 2>/dev/null && echo ETC; mkdir /etc/planted.d 2>/dev/null && echo MKDIR; \
                   sh -c 'touch /bin/planted 2>/dev/null && echo BIN'; \
                   touch /tmp/ok && echo TMP; head -c 4 /etc/passwd; echo; echo x > /dev/null && echo DEVNULL";
     // Root with every capability the runtime may grant: still refused.
@@ -31,10 +31,10 @@ fn the_default_ruleset_keeps_root_from_writing_the_image() {
     // The same without the ruleset: step 8's exposure.
     let out = sh(
         &state,
-        &["--cap-add", "ALL", "--landlock", "unconfined"],
+        &["--cap-add", "ALL", "--security-opt", "landlock=unconfined"],
         script,
     );
-    assert!(out.stdout.starts_with("ETC\nUSR\nBIN\nTMP\n"), "{out:?}");
+    assert!(out.stdout.starts_with("ETC\nMKDIR\nBIN\nTMP\n"), "{out:?}");
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn host_abstract_sockets_and_tcp_ports_are_out_of_reach() {
     let ok = format!("abstract-connect: EPERM\n{call}: ok\n");
     assert_eq!(probe(&[]), ok, "scoped: no host abstract sockets");
     assert_eq!(
-        probe(&["--landlock", "unconfined"]),
+        probe(&["--security-opt", "landlock=unconfined"]),
         format!("abstract-connect: ok\n{call}: ok\n"),
         "step 8's exposure"
     );
@@ -106,4 +106,99 @@ fn host_abstract_sockets_and_tcp_ports_are_out_of_reach() {
         "TCP rules on: no port but the ones given"
     );
     assert_eq!(probe(&["--landlock-tcp-connect", &port]), ok);
+}
+
+#[test]
+fn bad_security_options_are_one_line_and_leave_nothing() {
+    require_root();
+    let state = TempDir::new("s9-bad");
+    let aa_note = if step09_lsm::apparmor::active() {
+        "is not loaded"
+    } else {
+        "not active on this host"
+    };
+    for (opt, code, text) in [
+        ("bogus=1", 2, "apparmor=PROFILE|unconfined"),
+        ("landlock=maybe", 2, "landlock=default|unconfined"),
+        ("apparmor=two words", 2, "no spaces"),
+        ("apparmor=isolab-no-such-profile", 125, aa_note),
+    ] {
+        let out = run_in(BIN, &state, &["--security-opt", opt, "--", "true"]);
+        assert_eq!(out.code, code, "{opt}: {out:?}");
+        assert_one_line(&out.stderr);
+        assert!(out.stderr.contains(text), "{opt}: {out:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(state.0.join("containers"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "nothing left behind"
+    );
+}
+
+#[test]
+fn without_apparmor_the_default_is_quietly_no_profile() {
+    require_root();
+    if step09_lsm::apparmor::active() {
+        eprintln!("NOTE: AppArmor is active here: tests/apparmor.rs covers it");
+        return;
+    }
+    let state = TempDir::new("s9-noaa");
+    let out = sh(
+        &state,
+        &[],
+        "cat /proc/self/attr/current 2>/dev/null; echo ran",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.ends_with("ran\n"), "{out:?}");
+    assert!(!out.stderr.contains("apparmor"), "{out:?}");
+    let out = sh(&state, &["--security-opt", "apparmor=unconfined"], "true");
+    assert_eq!(out.code, 0, "unconfined asks nothing of the host: {out:?}");
+}
+
+#[test]
+fn what_this_kernels_abi_cannot_enforce_is_named_and_stays_open() {
+    require_root();
+    let abi = step09_lsm::ruleset::kernel_abi();
+    if abi == 0 {
+        eprintln!("NOTE: this kernel has no Landlock: not tested here");
+        return;
+    }
+    let state = TempDir::new("s9-abi");
+    let image = probe_image(BIN, &state);
+    // truncate(2) of a file of the image, to its own length: Landlock
+    // refuses it from ABI 3 (Linux 6.2) on; before, nothing can.
+    let call = "truncate:/etc/passwd".to_string();
+    let probe = |flags: &[&str]| {
+        let mut args = vec!["--rootfs", image.as_str()];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", BIN, "probe", &call]);
+        run_in(BIN, &state, &args)
+    };
+    let out = probe(&[]);
+    let missing = step09_lsm::ruleset::unenforced(abi);
+    if abi >= 3 {
+        assert_eq!(out.stdout, format!("{call}: EACCES\n"), "{out:?}");
+    } else {
+        assert_eq!(out.stdout, format!("{call}: ok\n"), "{out:?}");
+    }
+    if missing.is_empty() {
+        assert!(!out.stderr.contains("landlock"), "{out:?}");
+    } else {
+        // one line, naming each right this kernel leaves open
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("landlock"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{out:?}");
+        assert!(lines[0].starts_with("note: landlock: "), "{out:?}");
+        for what in &missing {
+            assert!(lines[0].contains(what), "{what}: {out:?}");
+        }
+    }
+    let out = probe(&["--security-opt", "landlock=unconfined"]);
+    assert_eq!(out.stdout, format!("{call}: ok\n"), "{out:?}");
+    assert!(!out.stderr.contains("landlock"), "{out:?}");
 }
