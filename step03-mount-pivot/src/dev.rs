@@ -37,23 +37,30 @@ pub const LINKS: [(&str, &str); 5] = [
 /// Build /dev inside the rootfs (before pivot_root), with the OCI default
 /// devices.
 pub fn populate(root: &Root, rootfs: &std::path::Path) -> Result<()> {
-    populate_with(root, rootfs, &DEVICES)
+    populate_with(root, rootfs, &DEVICES, None)
 }
 
 /// [`populate`] with `devices` (name, major, minor) instead of the
-/// defaults: an OCI config lists them per container.
+/// defaults (an OCI config lists them per container), and with `extra`
+/// appended to the options of its tmpfs and devpts mounts (step 9's
+/// SELinux `context=`).
 pub fn populate_with(
     root: &Root,
     rootfs: &std::path::Path,
     devices: &[(&str, u64, u64)],
+    extra: Option<&str>,
 ) -> Result<()> {
+    let with = |options: &str| match extra {
+        Some(extra) => format!("{options},{extra}"),
+        None => options.to_string(),
+    };
     let dev = root.open_target("/dev", true)?;
     mount::mount(
         "tmpfs",
         &dev,
         "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-        "mode=755,size=65536k",
+        &with("mode=755,size=65536k"),
     )?;
     // The tmpfs now hides the rootfs's own /dev; reopen through the mount.
     let dev_dir = rootfs.join("dev");
@@ -79,7 +86,7 @@ pub fn populate_with(
         &pts,
         "devpts",
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        "newinstance,ptmxmode=0666,mode=0620",
+        &with("newinstance,ptmxmode=0666,mode=0620"),
     )?;
     // ANCHOR_END: devpts
     let shm = root.open_target("/dev/shm", true)?;
@@ -88,7 +95,7 @@ pub fn populate_with(
         &shm,
         "tmpfs",
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        "mode=1777,size=65536k",
+        &with("mode=1777,size=65536k"),
     )
 }
 

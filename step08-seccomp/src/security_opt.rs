@@ -53,6 +53,15 @@ impl SecurityOpts {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `key`, in order (docker takes several `label=`).
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.security_opt
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// Refuse a key this step does not know (a usage error, exit 2).
     pub fn check(&self, known: &[Key]) -> Result<()> {
         match self

@@ -2,7 +2,7 @@
 //! in the container may do and which syscalls it may make; none of them
 //! can say "not *this* file". A Linux security module can: this step adds
 //! [`ruleset`], a Landlock ruleset the command restricts itself with, and
-//! [`apparmor`], the host's profile it runs in (SELinux follows).
+//! [`apparmor`] and [`selinux`], the host's profile or label it runs in.
 //!
 //! Everything from steps 1 to 8 is re-exported.
 
@@ -11,3 +11,4 @@ pub use step08_seccomp::*;
 pub mod apparmor;
 pub mod landlock_args;
 pub mod ruleset;
+pub mod selinux;

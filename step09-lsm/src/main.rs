@@ -83,7 +83,8 @@ pub struct RunArgs {
 /// Step 8's flag, with the keys this step adds.
 const SECURITY_OPT_HELP: &str = "A security module's setting, as docker's: \
 seccomp=default|unconfined|PATH; landlock=default|unconfined (the ruleset); \
-apparmor=PROFILE|unconfined (default: isolab-default where AppArmor is active)";
+apparmor=PROFILE|unconfined (default: isolab-default where AppArmor is active); \
+label=user:U|role:R|type:T|level:L|disable (SELinux; no label unless given)";
 
 fn main() {
     let cli: Cli = cli::parse();

@@ -16,6 +16,7 @@ use crate::isolab::overlay::{self, Layers};
 use crate::isolab::resolve::Root;
 use crate::isolab::ruleset::{self, Rules};
 use crate::isolab::security_opt::SECCOMP;
+use crate::isolab::selinux::{self, Contexts, LABEL};
 use crate::isolab::sync::{self, ChildEnd};
 use crate::isolab::user::{self, User};
 use crate::isolab::userns::{self, Maps};
@@ -30,7 +31,7 @@ use crate::RunArgs;
 /// Runtime side. Returns the exit status for the shell.
 pub fn run(args: &RunArgs) -> Result<i32> {
     args.common.check()?;
-    args.security.check(&[SECCOMP, LANDLOCK, APPARMOR])?;
+    args.security.check(&[SECCOMP, LANDLOCK, APPARMOR, LABEL])?;
     let state = args.image.state();
     let limits = args.limits.limits(!args.no_init)?; // all checked before anything is created
     let user = args.privileges.user();
@@ -52,6 +53,8 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     }
     // Loaded into the kernel here if missing (root only); None: unconfined.
     let apparmor = apparmor::prepare(args.security.get("apparmor"), &state)?;
+    // Checked against the loaded policy; None: no label= given.
+    let selinux = selinux::prepare(&args.security.all("label"))?;
     let maps = userns::choose(args.maps.uid_map, args.maps.gid_map)?;
     userns::check_user(&maps, user.uid, user.gid)?; // the kernel would say only EINVAL
     let layout = Layout::detect()?;
@@ -84,6 +87,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         filter: filter.as_ref(),
         rules: rules.as_ref(),
         apparmor: apparmor.as_deref(),
+        selinux: selinux.as_ref(),
     };
     let child =
         clone::clone(flags, || child(&inputs, &mut child_end)).map_err(userns::why_clone_failed)?;
@@ -152,6 +156,7 @@ struct Inputs<'a> {
     filter: Option<&'a Program>,
     rules: Option<&'a Rules>,
     apparmor: Option<&'a str>,
+    selinux: Option<&'a Contexts>,
 }
 
 /// Child side: PID 1 of the new PID namespace, in a new mount namespace.
@@ -169,6 +174,7 @@ fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
         filter,
         rules,
         apparmor,
+        selinux,
     } = *inputs;
     explain::set_role(Role::Init);
     sync::child_main(chan, |chan| {
@@ -195,20 +201,25 @@ fn child(inputs: &Inputs, chan: &mut Option<ChildEnd>) -> isize {
         pseudofs::mount_proc(&root)?;
         pseudofs::mount_sys(&root)?;
         cgroupns::mount_readonly(&root, cg)?;
-        dev::populate(&root, rootfs)?;
+        let mount_label = selinux.map(selinux::mount_option); // SELinux context=
+        dev::populate_with(&root, rootfs, &dev::DEVICES, mount_label.as_deref())?;
         masked::apply(&root)?;
         pivot::pivot_root(rootfs)?;
         // ANCHOR_END: filesystem
         uts::sethostname(&args.hostname)?; // needs CAP_SYS_ADMIN: before the drop
         // ANCHOR: privileges
+        // ANCHOR: labels
+        // The labels apply at the command's execve: the fork keeps the
+        // requests. Written here, before Landlock closes /proc to writes;
+        // SELinux's keycreate before the session keyring is made.
+        if let Some(contexts) = selinux {
+            selinux::request(contexts)?;
+        }
         keyring::join_new_session()?; // the caller's keys stay behind
-        // ANCHOR: apparmor
-        // The profile applies at the command's execve: the fork keeps the
-        // request. Written here, before Landlock closes /proc to writes.
         if let Some(profile) = apparmor {
             apparmor::exec_into(profile)?;
         }
-        // ANCHOR_END: apparmor
+        // ANCHOR_END: labels
         // ANCHOR: early_seccomp
         // Without no_new_privs the kernel takes a filter only from a task
         // holding CAP_SYS_ADMIN: install it here, before the drop below

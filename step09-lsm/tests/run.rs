@@ -122,6 +122,8 @@ fn bad_security_options_are_one_line_and_leave_nothing() {
         ("landlock=maybe", 2, "landlock=default|unconfined"),
         ("apparmor=two words", 2, "no spaces"),
         ("apparmor=isolab-no-such-profile", 125, aa_note),
+        ("label=container_t", 2, "no part"),
+        ("label=type:a;b", 2, "not a valid SELinux name"),
     ] {
         let out = run_in(BIN, &state, &["--security-opt", opt, "--", "true"]);
         assert_eq!(out.code, code, "{opt}: {out:?}");
