@@ -112,8 +112,42 @@ impl Root {
     }
 
     fn openat2(&self, path: &str, flags: libc::c_int) -> Result<OwnedFd> {
-        let c = CString::new(path.trim_start_matches('/'))
-            .map_err(|_| Error::Request(format!("path with a NUL byte: {path:?}")))?;
+        self.openat2_with(
+            path,
+            flags,
+            libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+        )
+        .map_err(|errno| {
+            let hint = if errno == Errno::ENOSYS {
+                " (openat2 needs Linux 5.6 or newer)"
+            } else {
+                ""
+            };
+            Error::Request(format!(
+                "openat2({path:?}, RESOLVE_IN_ROOT) in {} failed: {errno}{hint}",
+                self.shown
+            ))
+        })
+    }
+
+    /// Open `path` as O_PATH only if no component of it is a symlink
+    /// (ELOOP otherwise): for rules that must name the path itself, not
+    /// wherever an image's symlink points (step 9's Landlock paths).
+    pub fn open_without_symlinks(&self, path: &str) -> std::result::Result<OwnedFd, Errno> {
+        self.openat2_with(
+            path,
+            libc::O_PATH | libc::O_CLOEXEC,
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS,
+        )
+    }
+
+    fn openat2_with(
+        &self,
+        path: &str,
+        flags: libc::c_int,
+        resolve: u64,
+    ) -> std::result::Result<OwnedFd, Errno> {
+        let c = CString::new(path.trim_start_matches('/')).map_err(|_| Errno::EINVAL)?;
         let c = if c.as_bytes().is_empty() {
             CString::new(".").unwrap_or_default()
         } else {
@@ -123,7 +157,7 @@ impl Root {
         let how = OpenHow {
             flags: flags as u64,
             mode: 0,
-            resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+            resolve, // RESOLVE_IN_ROOT: "/" and ".." stop at the rootfs
         };
         // SAFETY: valid pointers to a NUL-terminated path and an open_how
         // of the size we pass; the returned fd is owned by us from here.
@@ -138,16 +172,7 @@ impl Root {
         };
         // ANCHOR_END: openat2
         if rc < 0 {
-            let errno = Errno::last();
-            let hint = if errno == Errno::ENOSYS {
-                " (openat2 needs Linux 5.6 or newer)"
-            } else {
-                ""
-            };
-            return Err(Error::Request(format!(
-                "openat2({path:?}, RESOLVE_IN_ROOT) in {} failed: {errno}{hint}",
-                self.shown
-            )));
+            return Err(Errno::last());
         }
         // SAFETY: rc is a new fd that nothing else owns.
         Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) })

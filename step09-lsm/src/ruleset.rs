@@ -17,8 +17,8 @@
 use std::path::PathBuf;
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope, path_beneath_rules,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
 use crate::error::{Error, Result};
@@ -78,15 +78,9 @@ impl Rules {
 /// writable ones, nothing else of what the ABI handles. Paths are resolved
 /// now, in the container's root. Returns the status line for the narrator.
 pub fn restrict(rules: &Rules) -> Result<String> {
-    // A rule for a path that is not there would be left out silently.
-    for path in rules.read_only.iter().chain(&rules.writable) {
-        if std::fs::symlink_metadata(path).is_err() && !is_default(path) {
-            return Err(Error::Request(format!(
-                "landlock: {} does not exist in the container: give a path of its image",
-                path.display()
-            )));
-        }
-    }
+    // Each path opened here, in the new root, without following symlinks.
+    let read_only = open_all(&rules.read_only)?;
+    let writable = open_all(&rules.writable)?;
     let fail = |e: landlock::RulesetError| Error::Request(format!("landlock: {e}"));
     let read = AccessFs::from_read(ABI_WANTED);
     let all = AccessFs::from_all(ABI_WANTED);
@@ -117,15 +111,22 @@ pub fn restrict(rules: &Rules) -> Result<String> {
             .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
             .map_err(fail)?;
     }
+    let devices = open_all(&[PathBuf::from(DEVICES)])?;
     let status = created
-        .add_rules(path_beneath_rules(&rules.read_only, read))
+        .add_rules(
+            read_only
+                .into_iter()
+                .map(|fd| Ok(PathBeneath::new(fd, read))),
+        )
         .map_err(fail)?
-        .add_rules(path_beneath_rules(&rules.writable, all))
+        .add_rules(writable.into_iter().map(|fd| Ok(PathBeneath::new(fd, all))))
         .map_err(fail)?
-        .add_rules(path_beneath_rules(
-            [DEVICES],
-            read | AccessFs::WriteFile | AccessFs::IoctlDev,
-        ))
+        .add_rules(devices.into_iter().map(|fd| {
+            Ok(PathBeneath::new(
+                fd,
+                read | AccessFs::WriteFile | AccessFs::IoctlDev,
+            ))
+        }))
         .map_err(fail)?
         // no_new_privs is step 6's business: set (or not) before this.
         .no_new_privs(false)
@@ -213,6 +214,43 @@ pub fn check_kernel(rules: &Rules) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: unenforced
+
+// ANCHOR: open_all
+/// Open each of `paths` for a rule. A rule is for the path itself, never
+/// for where a symlink of the image points: an image whose /var is a link
+/// to / would otherwise make its whole root writable. A default path that
+/// is missing or a symlink is left out (with a note); one the user gave
+/// is an error.
+fn open_all(paths: &[PathBuf]) -> Result<Vec<std::os::fd::OwnedFd>> {
+    let root = crate::resolve::Root::open(std::path::Path::new("/"))?;
+    let mut fds = Vec::new();
+    for path in paths {
+        let shown = path.display();
+        match root.open_without_symlinks(&path.to_string_lossy()) {
+            Ok(fd) => fds.push(fd),
+            Err(errno) if is_default(path) || path == std::path::Path::new(DEVICES) => {
+                explain::note(&format!("landlock: {shown} left out ({errno})"));
+            }
+            Err(nix::errno::Errno::ENOENT) => {
+                return Err(Error::Request(format!(
+                    "landlock: {shown} does not exist in the container: give a path of its image"
+                )));
+            }
+            Err(nix::errno::Errno::ELOOP) => {
+                return Err(Error::Request(format!(
+                    "landlock: {shown} is or passes through a symlink in the container: give the path it points to"
+                )));
+            }
+            Err(errno) => {
+                return Err(Error::Request(format!(
+                    "landlock: opening {shown} for a rule failed: {errno}"
+                )));
+            }
+        }
+    }
+    Ok(fds)
+}
+// ANCHOR_END: open_all
 
 /// One of the default paths (an image may lack /home or /var: fine).
 fn is_default(path: &std::path::Path) -> bool {

@@ -204,3 +204,36 @@ fn what_this_kernels_abi_cannot_enforce_is_named_and_stays_open() {
     assert_eq!(out.stdout, format!("{call}: ok\n"), "{out:?}");
     assert!(!out.stderr.contains("landlock"), "{out:?}");
 }
+
+#[test]
+fn a_symlink_in_the_image_does_not_move_a_writable_path() {
+    require_root();
+    if step09_lsm::ruleset::kernel_abi() == 0 {
+        eprintln!("NOTE: this kernel has no Landlock: not tested here");
+        return;
+    }
+    let state = TempDir::new("s9-symlink");
+    // An image whose /var is a link to /etc: a rule opened through it
+    // would make /etc writable.
+    let image = probe_image(BIN, &state);
+    let var = state.0.join("rootfs").join(&image).join("var");
+    let _ = std::fs::remove_dir_all(&var);
+    let _ = std::fs::remove_file(&var);
+    std::os::unix::fs::symlink("etc", &var).unwrap();
+    std::os::unix::fs::symlink("/etc", var.with_file_name("data")).unwrap();
+    let out = sh(
+        &state,
+        &["--rootfs", &image, "--cap-add", "ALL"],
+        "touch /var/planted 2>/dev/null && echo VIA_VAR; touch /etc/planted 2>/dev/null && echo ETC; touch /tmp/ok && echo TMP",
+    );
+    assert_eq!(out.stdout, "TMP\n", "{out:?}");
+    // A path the user names is refused when it is a link.
+    let out = sh(
+        &state,
+        &["--rootfs", &image, "--landlock-rw", "/data"],
+        "true",
+    );
+    assert_eq!(out.code, 125, "{out:?}");
+    assert_one_line(&out.stderr);
+    assert!(out.stderr.contains("symlink"), "{out:?}");
+}
