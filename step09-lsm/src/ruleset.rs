@@ -189,9 +189,8 @@ pub fn unenforced(abi: i32) -> Vec<&'static str> {
     .collect()
 }
 
-/// Runtime side, before the clone: refuse what the user asked for and this
-/// kernel can't do, and say in one line (not an error) what the default
-/// ruleset loses here.
+/// Runtime side, before the clone: refuse what the user asked for and
+/// this kernel can't do.
 pub fn check_kernel(rules: &Rules) -> Result<()> {
     let abi = kernel_abi();
     let tcp = !rules.tcp_bind.is_empty() || !rules.tcp_connect.is_empty();
@@ -200,18 +199,34 @@ pub fn check_kernel(rules: &Rules) -> Result<()> {
             "landlock: --landlock-tcp-bind and --landlock-tcp-connect need Landlock ABI 4 (Linux 6.7); this kernel has ABI {abi}"
         )));
     }
+    Ok(())
+}
+
+/// Say in one line (a note, not an error) what the default ruleset loses
+/// on this kernel: once per boot and state directory, since it is the
+/// same every run (`--explain` says it every time).
+pub fn report(state: &crate::state::State) {
+    let abi = kernel_abi();
     let missing = unenforced(abi);
-    if abi == 0 {
-        crate::cli::warn(
-            "note: landlock: this kernel has no Landlock (Linux 5.13+ booted with lsm=...,landlock): the container runs without the ruleset",
-        );
+    let line = if abi == 0 {
+        "note: landlock: this kernel has no Landlock (Linux 5.13+ booted with lsm=...,landlock): containers run without the ruleset".to_string()
     } else if !missing.is_empty() {
-        crate::cli::warn(&format!(
+        format!(
             "note: landlock: this kernel's ABI {abi} can't enforce {}: those stay allowed",
             missing.join("; ")
-        ));
+        )
+    } else {
+        return;
+    };
+    explain::note(line.trim_start_matches("note: "));
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let stamp = state.run.join("landlock-noted");
+    let said = format!("{} {abi}", boot.trim());
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == said) {
+        return;
     }
-    Ok(())
+    crate::cli::warn(&line);
+    let _ = std::fs::create_dir_all(&state.run).and_then(|_| std::fs::write(&stamp, said));
 }
 // ANCHOR_END: unenforced
 

@@ -49,12 +49,15 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     )?;
     let rules = args.lsm.rules(args.security.get("landlock"))?; // None: unconfined
     if let Some(rules) = &rules {
-        ruleset::check_kernel(rules)?; // one line if this kernel enforces less
+        ruleset::check_kernel(rules)?; // TCP rules need ABI 4
     }
     // Loaded into the kernel here if missing (root only); None: unconfined.
     let apparmor = apparmor::prepare(args.security.get("apparmor"), &state)?;
     // Checked against the loaded policy; None: no label= given.
     let selinux = selinux::prepare(&args.security.all("label"))?;
+    if rules.is_some() {
+        ruleset::report(&state); // a note if this kernel enforces less
+    }
     let maps = userns::choose(args.maps.uid_map, args.maps.gid_map)?;
     userns::check_user(&maps, user.uid, user.gid)?; // the kernel would say only EINVAL
     let layout = Layout::detect()?;

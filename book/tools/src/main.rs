@@ -1,6 +1,7 @@
 //! `transcripts record|check [--new-host] [FILE...]`: regenerate or verify
 //! the book's transcripts by running the real step binaries (as root:
-//! cargo's runner, .cargo/as-root, uses sudo when needed).
+//! cargo's runner, .cargo/as-root, uses sudo when needed). `render FILE`
+//! prints one fresh, for the VM guest.
 //!
 //! Regenerate all: `cargo build --workspace && cargo run -p isolab-book --bin transcripts -- record`
 //!
@@ -28,8 +29,10 @@ fn main() {
         .collect();
     let all = files.is_empty();
     let files = if all { transcript::all() } else { files };
-    if mode != "record" && mode != "check" {
-        eprintln!("usage: transcripts record|check [--new-host] [FILE.console...]");
+    if mode != "record" && mode != "check" && mode != "render" {
+        eprintln!(
+            "usage: transcripts record|check [--new-host] [FILE.console...] | render FILE.console"
+        );
         std::process::exit(2);
     }
     let bin_dir = match transcript::bin_dir() {
@@ -39,6 +42,21 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if mode == "render" {
+        // The fresh transcript on stdout, whatever the machine: the VM
+        // guest renders its transcripts so (see transcript::vm).
+        for file in &files {
+            let stored = std::fs::read_to_string(file).unwrap_or_default();
+            match transcript::render(&stored, &bin_dir) {
+                Ok(text) => print!("{text}"),
+                Err(e) => {
+                    eprintln!("transcripts: {}: {e}", file.display());
+                    std::process::exit(1);
+                }
+            }
+        }
+        return;
+    }
     let here = Profile::this_host();
     let differences = Profile::stored()
         .map(|stored| here.differences(&stored))

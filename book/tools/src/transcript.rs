@@ -117,9 +117,25 @@ pub fn bin_dir() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Every transcript of the book.
+/// Every transcript of the book recorded on the host (not those of the
+/// VM guest, see [`vm`]).
 pub fn all() -> Vec<PathBuf> {
+    let vm = vm_dir();
     crate::files_with_suffix(&crate::book_dir().join("transcripts"), ".console")
+        .into_iter()
+        .filter(|p| !p.starts_with(&vm))
+        .collect()
+}
+
+/// Transcripts of the CI's VM guest (AppArmor, SELinux: LSMs this host may
+/// not run): `.ci/vm/run` renders them there with `transcripts render`
+/// and compares, or, with ISOLAB_VM_RECORD=1, stores them.
+pub fn vm() -> Vec<PathBuf> {
+    crate::files_with_suffix(&vm_dir(), ".console")
+}
+
+fn vm_dir() -> PathBuf {
+    crate::book_dir().join("transcripts/vm")
 }
 
 /// Re-run one transcript and compare; the first differing line on drift.

@@ -43,7 +43,7 @@ fn every_transcript_is_included_somewhere() {
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())
         .collect();
-    for t in transcript::all() {
+    for t in transcript::all().into_iter().chain(transcript::vm()) {
         let rel = t.strip_prefix(book_dir()).unwrap().display().to_string();
         assert!(
             chapters.contains(&rel),
