@@ -64,6 +64,14 @@ pub fn prepare(value: Option<&str>, state: &State) -> Result<Option<String>> {
         Some(name) if !active() => Err(Error::Request(format!(
             "apparmor={name}: AppArmor is not active on this host (/sys/module/apparmor/parameters/enabled): use apparmor=unconfined, or boot with apparmor=1"
         ))),
+        // Rootless, with the profile not loaded yet: only root can load
+        // it. Asked for by name, that is an error; by default, a note.
+        None if loaded(DEFAULT).is_none() && !crate::pseudofs::real_root() => {
+            crate::cli::warn(&format!(
+                "note: apparmor: {DEFAULT} is not loaded and only root can load it: running without it (run step09-lsm once as root to load it)"
+            ));
+            Ok(None)
+        }
         None | Some(DEFAULT) => {
             load_default(state)?;
             Ok(Some(DEFAULT.to_string()))
@@ -104,7 +112,10 @@ pub fn loaded(name: &str) -> Option<String> {
 fn load_default(state: &State) -> Result<()> {
     let stamp = state.lib.join("apparmor").join(format!("{DEFAULT}.loaded"));
     let hash = format!("{:016x}", crate::cache::key(&[PROFILE]));
-    if loaded(DEFAULT).is_some() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == hash) {
+    // Rootless, a loaded profile is used as it is: only root could
+    // replace it, and the stamp is root's.
+    let current = std::fs::read_to_string(&stamp).is_ok_and(|s| s == hash);
+    if loaded(DEFAULT).is_some() && (current || !crate::pseudofs::real_root()) {
         explain::note(&format!(
             "apparmor: {DEFAULT} is loaded (stamp {})",
             stamp.display()
