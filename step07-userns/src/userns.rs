@@ -283,6 +283,7 @@ pub fn prepare_layers(
         .map_err(|e| Error::io(format!("creating {}", lower.display()), e))?;
     if crate::pseudofs::real_root() {
         let (uid, gid) = (maps.uid[0].outside, maps.gid[0].outside);
+        searchable_by(&ctr.dir, uid, gid)?;
         for dir in [&ctr.layers.upper, &ctr.layers.work] {
             std::os::unix::fs::chown(dir, Some(uid), Some(gid))
                 .map_err(|e| Error::io(format!("chown {} to {uid}:{gid}", dir.display()), e))?;
@@ -294,6 +295,35 @@ pub fn prepare_layers(
     Ok(lower)
 }
 // ANCHOR_END: prepare_layers
+
+/// The child reaches its layers by path with the credentials of container
+/// root, host uid `uid`, and no capability over the host's files: every
+/// directory above them must let it search (a `mktemp -d` state dir, mode
+/// 0700, does not). Said here in one line, before the kernel's EACCES.
+fn searchable_by(dir: &Path, uid: u32, gid: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for d in dir.ancestors() {
+        let Ok(meta) = std::fs::metadata(d) else {
+            continue;
+        };
+        let mode = meta.mode();
+        let bit = if meta.uid() == uid {
+            0o100
+        } else if meta.gid() == gid {
+            0o010
+        } else {
+            0o001
+        };
+        if mode & bit == 0 {
+            return Err(Error::Request(format!(
+                "{} (mode {:o}) can't be searched by container root, host uid {uid}: chmod o+x it, or use a --state-dir that others can enter",
+                d.display(),
+                mode & 0o7777
+            )));
+        }
+    }
+    Ok(())
+}
 
 // ANCHOR: idmapped_image
 /// Runtime: the idmapped image for the child, or `None` (said in one line)

@@ -530,3 +530,24 @@ fn namespaces_exit_codes_and_sigterm_as_in_steps_1_and_2() {
     require_root();
     step07_userns::testing::check_the_basics(BIN, &["uts", "pid", "mnt", "cgroup", "user"]);
 }
+
+#[test]
+fn a_state_dir_container_root_cannot_enter_is_one_line() {
+    require_root();
+    // mktemp -d makes 0700 directories: container root (a high host uid,
+    // no capability over host files) could not reach its layers.
+    let state = TempDir::new("s7-private");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&state.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = run_in(BIN, &state, &["--", "true"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert_one_line(&out.stderr);
+    assert!(out.stderr.contains("chmod o+x"), "{out:?}");
+    assert_eq!(
+        std::fs::read_dir(state.0.join("containers"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "nothing left behind"
+    );
+}
