@@ -222,6 +222,15 @@ pub fn run(names: &[String]) -> i32 {
     let mut out = String::new();
     let mut unknown = false;
     for name in &names {
+        if name == "keyring-label" {
+            // Not a yes/no: the LSM label of the session keyring (step 9's
+            // SELinux keycreate), or its errno.
+            match keyring_label() {
+                Ok(label) => out.push_str(&format!("{name}: {label}\n")),
+                Err(errno) => out.push_str(&format!("{name}: {}\n", errno_name(errno))),
+            }
+            continue;
+        }
         match attempt(name) {
             Some(Ok(_)) => out.push_str(&format!("{name}: ok\n")),
             Some(Err(errno)) => out.push_str(&format!("{name}: {}\n", errno_name(errno))),
@@ -236,6 +245,29 @@ pub fn run(names: &[String]) -> i32 {
     }
     crate::cli::out(&out);
     i32::from(unknown) * 2
+}
+
+/// keyctl(KEYCTL_GET_SECURITY) of the session keyring: its LSM label
+/// (empty without SELinux or Smack).
+fn keyring_label() -> std::result::Result<String, Errno> {
+    let mut buf = [0u8; 256];
+    // SAFETY: a buffer of the length we pass; the kernel writes at most that.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            17, // KEYCTL_GET_SECURITY
+            -3, // KEY_SPEC_SESSION_KEYRING
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    let text = &buf[..(rc as usize).min(buf.len())];
+    Ok(String::from_utf8_lossy(text)
+        .trim_end_matches('\0')
+        .to_string())
 }
 
 /// `EPERM` for EPERM: the name only, as tests compare it.

@@ -171,3 +171,33 @@ fn a_label_the_policy_lacks_is_one_line() {
         "nothing left behind"
     );
 }
+
+#[test]
+fn the_session_keyring_carries_the_label() {
+    if !selinux_here() {
+        return;
+    }
+    let state = TempDir::new("s9-se-key");
+    let image = probe_image(BIN, &state);
+    // keyctl is refused by the default seccomp profile: unconfined here.
+    let out = run_in(
+        BIN,
+        &state,
+        &[
+            "--rootfs",
+            &image,
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "label=type:container_t",
+            "--",
+            BIN,
+            "probe",
+            "keyring-label",
+        ],
+    );
+    assert_eq!(
+        out.stdout, "keyring-label: system_u:system_r:container_t\n",
+        "{out:?}"
+    );
+}
