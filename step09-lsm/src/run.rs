@@ -300,5 +300,8 @@ fn pause_hints(child: nix::unistd::Pid) -> Vec<String> {
             "grep Seccomp /proc/{child}/status  # 0: the filter goes on the command, right before exec"
         ),
         format!("{} seccomp dump default | tail", pause::this_program()),
+        format!(
+            "cat /proc/{child}/attr/current  # the init's LSM label: unconfined; the command's is set at its execve"
+        ),
     ]
 }
