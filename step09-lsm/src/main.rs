@@ -45,7 +45,7 @@ enum Command {
 #[command(mut_arg("security_opt", |a| a.help(SECURITY_OPT_HELP)))]
 pub struct RunArgs {
     /// Hostname inside the container's UTS namespace
-    #[arg(long, default_value = "step07", value_parser = validate_hostname)]
+    #[arg(long, default_value = "step09", value_parser = validate_hostname)]
     pub hostname: String,
 
     /// Exec CMD as PID 1 itself, with no init

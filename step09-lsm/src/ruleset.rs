@@ -11,8 +11,10 @@
 //! whatever capabilities it holds.
 //!
 //! Each kernel supports an ABI version; newer ones handle more rights
-//! (V2 Refer, V3 Truncate, V5 IoctlDev). The ruleset asks for what this
-//! kernel can do and says what it could not enforce.
+//! (V2 Refer, V3 Truncate, V4 TCP, V5 IoctlDev, V6 scopes). The ruleset
+//! asks for what this kernel can do; the runtime names what it can't
+//! enforce in a note before the clone ([`report`]), and `--explain`
+//! narrates how fully the command's ruleset was enforced.
 
 use std::path::PathBuf;
 
