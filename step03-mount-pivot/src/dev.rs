@@ -63,19 +63,7 @@ pub fn populate_with(
         &with("mode=755,size=65536k"),
     )?;
     // The tmpfs now hides the rootfs's own /dev; reopen through the mount.
-    let dev_dir = rootfs.join("dev");
-    if crate::pseudofs::in_user_namespace() {
-        bind_host_devices(root, &dev_dir, devices)?;
-    } else {
-        make_devices(&dev_dir, devices)?;
-    }
-    for (name, target) in LINKS {
-        std::os::unix::fs::symlink(target, dev_dir.join(name))
-            .map_err(|e| Error::io(format!("symlink({target:?}, \"/dev/{name}\")"), e))?;
-    }
-    explain::note(
-        "symlink /dev/fd, /dev/std{in,out,err} -> /proc/self/fd/*, /dev/ptmx -> pts/ptmx",
-    );
+    add_nodes(root, &rootfs.join("dev"), devices)?;
 
     // ANCHOR: devpts
     // A new devpts instance: the container's ptys are numbered from 0 and
@@ -97,6 +85,29 @@ pub fn populate_with(
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         &with("mode=1777,size=65536k"),
     )
+}
+
+/// Fill a fresh /dev (`dev_dir`, the rootfs's, seen from outside it): the
+/// device nodes and the usual symlinks. The OCI runtime calls it after
+/// mounting config.json's /dev itself.
+pub fn add_nodes(
+    root: &Root,
+    dev_dir: &std::path::Path,
+    devices: &[(&str, u64, u64)],
+) -> Result<()> {
+    if crate::pseudofs::in_user_namespace() {
+        bind_host_devices(root, dev_dir, devices)?;
+    } else {
+        make_devices(dev_dir, devices)?;
+    }
+    for (name, target) in LINKS {
+        std::os::unix::fs::symlink(target, dev_dir.join(name))
+            .map_err(|e| Error::io(format!("symlink({target:?}, \"/dev/{name}\")"), e))?;
+    }
+    explain::note(
+        "symlink /dev/fd, /dev/std{in,out,err} -> /proc/self/fd/*, /dev/ptmx -> pts/ptmx",
+    );
+    Ok(())
 }
 
 /// Create the device nodes (as real root).

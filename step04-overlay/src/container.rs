@@ -62,6 +62,10 @@ impl RuntimeState {
 /// The state file's name in `<run>/<id>/`.
 pub const STATE_FILE: &str = "state.json";
 
+/// The record of an OCI runtime's container (`isolab create`), in the same
+/// place: a sweep leaves such a directory alone.
+pub const OCI_RECORD: &str = "oci.json";
+
 /// A container's directories; removed on drop unless kept or disarmed.
 #[derive(Debug)]
 pub struct Container {
@@ -235,6 +239,11 @@ pub fn sweep_stale_with(state: &State, mut also: impl FnMut(&str) -> bool) -> Ve
             if pid.is_some_and(|p| start_time(p).is_none()) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
+            continue;
+        }
+        // An OCI container (the final runtime's) outlives the `create` that
+        // made it, by design: only its `delete` removes it.
+        if entry.path().join(OCI_RECORD).exists() {
             continue;
         }
         // No readable state: a runtime that died before it could write it

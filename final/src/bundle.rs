@@ -1,0 +1,440 @@
+//! A bundle: a directory with `config.json` and the root file system it
+//! names. This module reads the config and turns it into the plan the
+//! container's setup follows, refusing what isolab does not apply yet by
+//! the field's JSON path: a setting the runtime ignores would be worse than
+//! an error (a limit nobody enforces, a namespace nobody made).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+
+/// One mount of `mounts[]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    pub destination: String,
+    pub kind: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
+/// What the container's setup needs from config.json.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub readonly_root: bool,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// The five capability sets, as numbers, exactly as given.
+    pub bounding: Vec<String>,
+    pub effective: Vec<String>,
+    pub permitted: Vec<String>,
+    pub inheritable: Vec<String>,
+    pub ambient: Vec<String>,
+    pub no_new_privileges: bool,
+    /// (resource, soft, hard), e.g. ("RLIMIT_NOFILE", 1024, 1024).
+    pub rlimits: Vec<(String, u64, u64)>,
+    pub hostname: Option<String>,
+    pub mounts: Vec<MountSpec>,
+    /// Namespace types to create, as the spec names them.
+    pub namespaces: Vec<String>,
+    pub masked: Vec<String>,
+    pub readonly: Vec<String>,
+    pub limits: Limits,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The fields isolab applies; any other present in config.json is an
+/// error naming it. `*` stands for each element of an array.
+const SUPPORTED: &[&str] = &[
+    "ociVersion",
+    "root",
+    "root.path",
+    "root.readonly",
+    "process",
+    "process.terminal",
+    "process.user",
+    "process.user.uid",
+    "process.user.gid",
+    "process.user.additionalGids",
+    "process.args",
+    "process.env",
+    "process.cwd",
+    "process.capabilities",
+    "process.capabilities.bounding",
+    "process.capabilities.effective",
+    "process.capabilities.permitted",
+    "process.capabilities.inheritable",
+    "process.capabilities.ambient",
+    "process.rlimits",
+    "process.rlimits.*.type",
+    "process.rlimits.*.soft",
+    "process.rlimits.*.hard",
+    "process.noNewPrivileges",
+    "hostname",
+    "mounts",
+    "mounts.*.destination",
+    "mounts.*.type",
+    "mounts.*.source",
+    "mounts.*.options",
+    "linux",
+    "linux.namespaces",
+    "linux.namespaces.*.type",
+    "linux.maskedPaths",
+    "linux.readonlyPaths",
+    "linux.resources",
+    "linux.resources.memory",
+    "linux.resources.memory.limit",
+    "linux.resources.pids",
+    "linux.resources.pids.limit",
+    "linux.resources.cpu",
+    "linux.resources.cpu.quota",
+    "linux.resources.cpu.period",
+    "linux.resources.cpu.shares",
+    "annotations",
+];
+
+/// Namespace types the setup creates (joining one by `path`, and the user
+/// and time namespaces, come later).
+const NAMESPACES: [&str; 6] = ["pid", "network", "ipc", "uts", "mount", "cgroup"];
+
+/// Mount types the setup knows.
+const MOUNT_TYPES: [&str; 8] = [
+    "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "bind", "none",
+];
+
+/// Every field path present in `value` that [`SUPPORTED`] lacks, with
+/// array indices (`mounts[3].uidMappings`).
+pub fn unsupported(value: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    walk(value, "", "", &mut found);
+    found
+}
+
+fn walk(value: &Value, path: &str, pattern: &str, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                let p = join(path, key);
+                let pat = join(pattern, key);
+                // Values of annotations are free-form strings.
+                if pattern == "annotations" {
+                    continue;
+                }
+                if !SUPPORTED.contains(&pat.as_str()) {
+                    found.push(p);
+                    continue;
+                }
+                walk(v, &p, &pat, found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                walk(v, &format!("{path}[{i}]"), &format!("{pattern}.*"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn join(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}.{b}")
+    }
+}
+
+// ANCHOR: load
+/// Read `<bundle>/config.json` and check it.
+pub fn load(bundle: &Path) -> Result<Config> {
+    let bundle = std::fs::canonicalize(bundle)
+        .map_err(|e| Error::Request(format!("bundle {}: {e}", bundle.display())))?;
+    let file = bundle.join("config.json");
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Error::Request(format!("{}: {e}", file.display())))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Request(format!("{}: not JSON: {e}", file.display())))?;
+    parse(&bundle, &value)
+}
+// ANCHOR_END: load
+
+/// The plan from an already parsed config.json.
+pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
+    let bad = |path: &str, why: &str| Error::Request(format!("config.json: {path}: {why}"));
+    if let Some(first) = unsupported(v).first() {
+        return Err(bad(first, "not supported by isolab yet"));
+    }
+    let version = str_at(v, "ociVersion").ok_or_else(|| bad("ociVersion", "missing"))?;
+    if !version.starts_with("1.") {
+        return Err(bad("ociVersion", &format!("{version}: isolab runs 1.x")));
+    }
+    let root = str_at(v, "root.path").ok_or_else(|| bad("root.path", "missing"))?;
+    let rootfs = bundle.join(root);
+    if !rootfs.is_dir() {
+        return Err(bad(
+            "root.path",
+            &format!("{} is not a directory", rootfs.display()),
+        ));
+    }
+    if bool_at(v, "process.terminal") {
+        return Err(bad(
+            "process.terminal",
+            "true needs --console-socket, not supported by isolab yet",
+        ));
+    }
+    let args = strings_at(v, "process.args");
+    if args.is_empty() {
+        return Err(bad("process.args", "missing or empty"));
+    }
+    let cwd = str_at(v, "process.cwd").unwrap_or("/").to_string();
+    if !cwd.starts_with('/') {
+        return Err(bad("process.cwd", "must be an absolute path"));
+    }
+    let mut mounts = Vec::new();
+    for (i, m) in at(v, "mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let get = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let spec = MountSpec {
+            destination: get("destination"),
+            kind: get("type"),
+            source: get("source"),
+            options: m
+                .get("options")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o.as_str().map(str::to_string))
+                .collect(),
+        };
+        if !spec.destination.starts_with('/') {
+            return Err(bad(
+                &format!("mounts[{i}].destination"),
+                "must be an absolute path",
+            ));
+        }
+        let is_bind = spec.options.iter().any(|o| o == "bind" || o == "rbind");
+        if !MOUNT_TYPES.contains(&spec.kind.as_str()) && !is_bind {
+            return Err(bad(
+                &format!("mounts[{i}].type"),
+                &format!("{:?} is not supported by isolab yet", spec.kind),
+            ));
+        }
+        mounts.push(spec);
+    }
+    let mut namespaces = Vec::new();
+    for (i, ns) in at(v, "linux.namespaces")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind = ns.get("type").and_then(Value::as_str).unwrap_or("");
+        if !NAMESPACES.contains(&kind) {
+            return Err(bad(
+                &format!("linux.namespaces[{i}].type"),
+                &format!("{kind:?}: isolab creates {} so far", NAMESPACES.join(", ")),
+            ));
+        }
+        namespaces.push(kind.to_string());
+    }
+    for needed in ["mount", "pid"] {
+        if !namespaces.iter().any(|n| n == needed) {
+            return Err(bad(
+                "linux.namespaces",
+                &format!("no {needed} namespace: isolab always makes one"),
+            ));
+        }
+    }
+    let mut rlimits = Vec::new();
+    for (i, r) in at(v, "process.rlimits")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind = r.get("type").and_then(Value::as_str).unwrap_or("");
+        if crate::container_init::rlimit_resource(kind).is_none() {
+            return Err(bad(
+                &format!("process.rlimits[{i}].type"),
+                &format!("{kind:?} is no RLIMIT_ name"),
+            ));
+        }
+        let num = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
+        rlimits.push((kind.to_string(), num("soft"), num("hard")));
+    }
+    let limits = Limits {
+        memory: at(v, "linux.resources.memory.limit").and_then(Value::as_u64),
+        pids: at(v, "linux.resources.pids.limit").and_then(Value::as_u64),
+        cpu_quota_us: cpu_quota(v),
+        cpu_shares: at(v, "linux.resources.cpu.shares").and_then(Value::as_u64),
+    };
+    Ok(Config {
+        bundle: bundle.to_path_buf(),
+        rootfs,
+        readonly_root: bool_at(v, "root.readonly"),
+        args,
+        env: strings_at(v, "process.env"),
+        cwd,
+        uid: u32_at(v, "process.user.uid"),
+        gid: u32_at(v, "process.user.gid"),
+        additional_gids: at(v, "process.user.additionalGids")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.as_u64().map(|g| g as u32))
+            .collect(),
+        bounding: strings_at(v, "process.capabilities.bounding"),
+        effective: strings_at(v, "process.capabilities.effective"),
+        permitted: strings_at(v, "process.capabilities.permitted"),
+        inheritable: strings_at(v, "process.capabilities.inheritable"),
+        ambient: strings_at(v, "process.capabilities.ambient"),
+        no_new_privileges: bool_at(v, "process.noNewPrivileges"),
+        rlimits,
+        hostname: str_at(v, "hostname").map(str::to_string),
+        mounts,
+        namespaces,
+        masked: strings_at(v, "linux.maskedPaths"),
+        readonly: strings_at(v, "linux.readonlyPaths"),
+        limits,
+        annotations: at(v, "annotations")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect(),
+    })
+}
+
+/// cpu.quota per cpu.period, scaled to step 5's 100 ms period.
+fn cpu_quota(v: &Value) -> Option<u64> {
+    let quota = at(v, "linux.resources.cpu.quota").and_then(Value::as_i64)?;
+    if quota <= 0 {
+        return None;
+    }
+    let period = at(v, "linux.resources.cpu.period")
+        .and_then(Value::as_u64)
+        .unwrap_or(crate::limits::CPU_PERIOD_US);
+    Some(quota as u64 * crate::limits::CPU_PERIOD_US / period.max(1))
+}
+
+fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+fn str_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    at(v, path).and_then(Value::as_str)
+}
+
+fn bool_at(v: &Value, path: &str) -> bool {
+    at(v, path).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn u32_at(v: &Value, path: &str) -> u32 {
+    at(v, path).and_then(Value::as_u64).unwrap_or(0) as u32
+}
+
+fn strings_at(v: &Value, path: &str) -> Vec<String> {
+    at(v, path)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_with(spec: &Value) -> (PathBuf, Result<Config>) {
+        let dir = std::env::temp_dir().join(format!(
+            "isolab-bundle-{}-{}",
+            std::process::id(),
+            crate::container::new_id()
+        ));
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        let result = parse(&dir, spec);
+        (dir, result)
+    }
+
+    #[test]
+    fn the_default_spec_parses() {
+        let (dir, config) = bundle_with(&crate::default_spec::default_spec(None));
+        let config = config.unwrap();
+        assert_eq!(config.args, ["sh"]);
+        assert_eq!(config.rlimits, [("RLIMIT_NOFILE".to_string(), 1024, 1024)]);
+        assert!(config.readonly_root && config.no_new_privileges);
+        assert_eq!(config.mounts.len(), 7);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unsupported_fields_are_named_by_their_path() {
+        let mut spec = crate::default_spec::default_spec(None);
+        spec["mounts"][2]["uidMappings"] = serde_json::json!([]);
+        spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+        spec["annotations"] = serde_json::json!({"anything.goes": "x"});
+        // in key order: serde_json's map is sorted
+        assert_eq!(
+            unsupported(&spec),
+            ["linux.sysctl", "mounts[2].uidMappings"]
+        );
+        let (dir, err) = bundle_with(&spec);
+        let err = err.unwrap_err().to_string();
+        assert!(
+            err.contains("config.json: linux.sysctl: not supported"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_path() {
+        for (edit, path) in [
+            (serde_json::json!({"process": {"args": []}}), "process.args"),
+            (serde_json::json!({"ociVersion": "0.9"}), "ociVersion"),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "bogus"}]}}),
+                "linux.namespaces[1].type",
+            ),
+            (
+                serde_json::json!({"process": {"cwd": "rel"}}),
+                "process.cwd",
+            ),
+        ] {
+            let mut spec = crate::default_spec::default_spec(None);
+            merge(&mut spec, &edit);
+            let (dir, err) = bundle_with(&spec);
+            let err = err.unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("config.json: {path}:")),
+                "{path}: {err}"
+            );
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    fn merge(into: &mut Value, from: &Value) {
+        match (into, from) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in b {
+                    merge(a.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+            (a, b) => *a = b.clone(),
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The container's side of `create`: the setup sequence of steps 3 to 9,
+//! driven by config.json instead of flags, ending where an OCI runtime's
+//! `create` must: everything made, the process waiting for `start`.
+//!
+//! The order is the steps' (see their run.rs): mounts while root with all
+//! capabilities, then pivot_root, then the hostname, the keyring, the
+//! capability sets, rlimits, no_new_privs; the start gate last, after
+//! sync 1 tells `create` the setup worked. Only the exec comes after it.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::mount::MsFlags;
+
+use crate::bundle::{Config, MountSpec};
+use crate::cgroup::Cgroup;
+use crate::error::{Error, Result};
+use crate::resolve::Root;
+use crate::sync::{ChildEnd, FifoGate, StartGate};
+use crate::{
+    cap_sets, capabilities, cgroupns, dev, environ, exec, explain, init, keyring, masked, mount,
+    no_new_privs, pivot, uts,
+};
+
+/// What the child gets from `create`, besides the config.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    pub config: &'a Config,
+    pub cg: &'a Cgroup,
+    /// The start FIFO, opened O_PATH before the clone (the path is the
+    /// host's, out of reach after pivot_root; the fd is not).
+    pub fifo: &'a OwnedFd,
+    pub new_keyring: bool,
+}
+
+// ANCHOR: sequence
+/// The whole child side; returns only on failure (or the command's exec
+/// failure after sync 1, printed, as exit code 127 or 126).
+pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
+    let config = setup.config;
+    init::close_inherited_fds(chan, &[setup.fifo.as_raw_fd()])?;
+    chan.wait_parent()?; // sync 0: in our cgroup
+    if config.namespaces.iter().any(|n| n == "cgroup") {
+        cgroupns::unshare()?; // its root is our cgroup
+    }
+    mount::make_rprivate()?; // nothing propagates to the host
+    let rootfs = config.rootfs.as_path();
+    // pivot_root needs a mount point: the rootfs bound onto itself.
+    mount::mount_path(
+        Some(&rootfs.to_string_lossy()),
+        &rootfs.to_string_lossy(),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    let root = Root::open(rootfs)?;
+    for m in &config.mounts {
+        mount_one(&root, rootfs, m, setup.cg)?;
+    }
+    let masked: Vec<&str> = config.masked.iter().map(String::as_str).collect();
+    let readonly: Vec<&str> = config.readonly.iter().map(String::as_str).collect();
+    masked::apply_lists(&root, &masked, &readonly)?;
+    // The gate, by an fd path the new /proc resolves after pivot_root.
+    let gate_path = format!("/proc/self/fd/{}", setup.fifo.as_raw_fd());
+    pivot::pivot_root(rootfs)?;
+    if config.readonly_root {
+        mount::mount_path(
+            None,
+            "/",
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None,
+        )?;
+    }
+    if let Some(name) = &config.hostname {
+        uts::sethostname(name)?;
+    }
+    if config.namespaces.iter().any(|n| n == "network") {
+        crate::netns::loopback_up()?;
+    }
+    if setup.new_keyring {
+        keyring::join_new_session()?;
+    }
+    privileges(config)?;
+    environ::replace(&config.env)?;
+    nix::unistd::chdir(config.cwd.as_str())
+        .map_err(|e| Error::syscall(format!("chdir({:?})", config.cwd), e))?;
+    // The program must exist before `create` says it worked.
+    let program = exec::search_path(&config.args[0])?;
+    chan.ready()?; // sync 1: `create` writes the PID file and exits
+    let mut gate = FifoGate(gate_path.into());
+    if let Err(e) = gate.wait_start() {
+        crate::cli::warn(&format!("isolab: {e}"));
+        return Ok(1);
+    }
+    let err = exec::execvp_then(&config.args, &mut || Ok(()));
+    crate::cli::warn(&format!("isolab: {}: {err}", program.display()));
+    Ok(if matches!(err, Error::Exec { code: 126, .. }) {
+        126
+    } else {
+        127
+    })
+}
+// ANCHOR_END: sequence
+
+/// Mount one entry of `mounts[]`, inside the rootfs.
+fn mount_one(root: &Root, rootfs: &Path, m: &MountSpec, cg: &Cgroup) -> Result<()> {
+    let (flags, data) = options(&m.options)?;
+    let bind = flags.contains(MsFlags::MS_BIND);
+    if m.kind == "cgroup" && !bind {
+        if !flags.contains(MsFlags::MS_RDONLY) {
+            return Err(Error::Request(format!(
+                "config.json: mounts: {}: only a read-only cgroup mount is supported",
+                m.destination
+            )));
+        }
+        return cgroupns::mount_readonly(root, cg);
+    }
+    if bind && !Path::new(&m.source).is_dir() {
+        return Err(Error::Request(format!(
+            "config.json: mounts: {}: binding {} (not a directory) is not supported by isolab yet",
+            m.destination, m.source
+        )));
+    }
+    let target = root.open_target(&m.destination, true)?;
+    let source = if bind {
+        m.source.as_str()
+    } else {
+        m.kind.as_str()
+    };
+    let fstype = if bind { "" } else { m.kind.as_str() };
+    let first = if bind {
+        flags & (MsFlags::MS_BIND | MsFlags::MS_REC)
+    } else {
+        flags
+    };
+    mount::mount(source, &target, fstype, first, &data)?;
+    if bind && flags.intersects(!(MsFlags::MS_BIND | MsFlags::MS_REC)) {
+        // A bind takes its flags (ro, nosuid...) only on a remount.
+        let again = root.open_target(&m.destination, false)?;
+        let rest = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
+        mount::mount(
+            "none",
+            &again,
+            "",
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | rest,
+            "",
+        )?;
+    }
+    if m.destination == "/dev" && m.kind == "tmpfs" {
+        dev::add_nodes(root, &rootfs.join("dev"), &dev::DEVICES)?;
+    }
+    Ok(())
+}
+
+// ANCHOR: options
+/// mount(8)-style options: the flags mount(2) takes, and the rest as the
+/// file system's data string (`mode=755,size=65536k`).
+pub fn options(list: &[String]) -> Result<(MsFlags, String)> {
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    for o in list {
+        let (set, clear) = match o.as_str() {
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
+            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {
+                return Err(Error::Request(format!(
+                    "config.json: mounts: option {o:?}: mount propagation is not supported by isolab yet"
+                )));
+            }
+            other => {
+                data.push(other.to_string());
+                continue;
+            }
+        };
+        flags = (flags | set) & !clear;
+    }
+    Ok((flags, data.join(",")))
+}
+// ANCHOR_END: options
+
+// ANCHOR: privileges
+/// Capabilities, user and rlimits, as config.json gives them. The bounding
+/// set first (it needs CAP_SETPCAP), the user switch with the permitted
+/// set kept across it, then the sets exactly as listed.
+fn privileges(config: &Config) -> Result<()> {
+    let set = |names: &[String]| cap_sets::known(names);
+    let bounding = set(&config.bounding);
+    capabilities::drop_bounding(&capabilities::Plan {
+        keep: bounding.clone(),
+        ambient: Default::default(),
+    })?;
+    for (kind, soft, hard) in &config.rlimits {
+        set_rlimit(kind, *soft, *hard)?;
+    }
+    let keep = config.uid != 0;
+    if keep {
+        nix::sys::prctl::set_keepcaps(true)
+            .map_err(|e| Error::syscall("prctl(PR_SET_KEEPCAPS, 1)", e))?;
+    }
+    let groups: Vec<nix::unistd::Gid> = config
+        .additional_gids
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&groups).map_err(|e| Error::syscall("setgroups", e))?;
+    let gid = nix::unistd::Gid::from_raw(config.gid);
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| Error::syscall("setresgid", e))?;
+    let uid = nix::unistd::Uid::from_raw(config.uid);
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| Error::syscall("setresuid", e))?;
+    explain::syscall(
+        &format!(
+            "setresuid({0}, {0}, {0}), setresgid({1}, {1}, {1}), setgroups({2:?})",
+            config.uid, config.gid, config.additional_gids
+        ),
+        0,
+    );
+    cap_sets::set_exactly(
+        &set(&config.permitted),
+        &set(&config.effective),
+        &set(&config.inheritable),
+        &set(&config.ambient),
+    )?;
+    if config.no_new_privileges {
+        no_new_privs::set()?;
+    }
+    Ok(())
+}
+// ANCHOR_END: privileges
+
+/// The resource of an `RLIMIT_*` name, as setrlimit(2) numbers it.
+pub fn rlimit_resource(name: &str) -> Option<nix::sys::resource::Resource> {
+    use nix::sys::resource::Resource as R;
+    Some(match name {
+        "RLIMIT_AS" => R::RLIMIT_AS,
+        "RLIMIT_CORE" => R::RLIMIT_CORE,
+        "RLIMIT_CPU" => R::RLIMIT_CPU,
+        "RLIMIT_DATA" => R::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => R::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => R::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => R::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => R::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => R::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => R::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => R::RLIMIT_NPROC,
+        "RLIMIT_RSS" => R::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => R::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => R::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => R::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => R::RLIMIT_STACK,
+        _ => return None,
+    })
+}
+
+fn set_rlimit(kind: &str, soft: u64, hard: u64) -> Result<()> {
+    let Some(resource) = rlimit_resource(kind) else {
+        return Err(Error::Request(format!(
+            "config.json: process.rlimits: {kind:?}"
+        )));
+    };
+    nix::sys::resource::setrlimit(resource, soft, hard).map_err(|e| {
+        Error::syscall(format!("setrlimit({kind}, {soft}, {hard})"), e)
+            .with_hint("raising a hard limit needs CAP_SYS_RESOURCE in the host's bounding set")
+    })?;
+    explain::syscall(&format!("setrlimit({kind}, {soft}, {hard})"), 0);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_split_into_flags_and_data() {
+        let list: Vec<String> = [
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "ro",
+            "rw",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (flags, data) = options(&list).unwrap();
+        assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(data, "mode=755,size=65536k");
+        let (flags, _) = options(&["rbind".to_string(), "ro".to_string()]).unwrap();
+        assert!(flags.contains(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY));
+        assert!(options(&["rshared".to_string()]).is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! isolab, the runtime: an OCI runtime an engine can drive like runc, built
+//! from the mechanisms of steps 1 to 9 (everything they export is
+//! re-exported here). This crate adds the bundle ([`bundle`], config.json
+//! read and checked), the default config ([`default_spec`]), the
+//! container's state as the runtime spec defines it ([`oci_state`]), the
+//! lifecycle ([`lifecycle`]: create, start, state, kill, delete) and the
+//! setup the container's process runs from config.json
+//! ([`container_init`]), with the network namespace's loopback
+//! ([`netns`]) and the five capability sets as given ([`cap_sets`]).
+
+pub use step09_lsm::*;
+
+pub mod bundle;
+pub mod cap_sets;
+pub mod container_init;
+pub mod default_spec;
+pub mod lifecycle;
+pub mod netns;
+pub mod oci_state;

@@ -1,0 +1,355 @@
+//! The OCI lifecycle, as engines drive it: `create` sets a container up and
+//! leaves its process waiting, `start` lets it run, `state` reports,
+//! `kill` signals, `delete` removes what is left. Each is a separate
+//! invocation of `isolab`; what connects them is the state directory
+//! `<root>/<id>/` (the record and the start FIFO) and the kernel's view of
+//! the process.
+//!
+//! ```text
+//!   create ──> created ──start──> running ──(exits / kill)──> stopped ──delete──> (gone)
+//!                 └──────────────────── delete (kills it) ─────────────────────────┘
+//! ```
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::bundle::{self, Config};
+use crate::cgroup::{Cgroup, Layout};
+use crate::container::start_time;
+use crate::container_init::{self, Setup};
+use crate::error::{Error, Result};
+use crate::explain::{self, Role};
+use crate::oci_state::{self, FIFO, OCI_VERSION, Record, Status};
+use crate::sync::{self, ChildEnd, FifoGate};
+use crate::{cgroup_sweep, clone, signals};
+
+/// The flags `create` and `run` share.
+#[derive(Debug, Clone)]
+pub struct CreateOpts {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub no_new_keyring: bool,
+}
+
+/// `<root>/<id>`, for an ID that must name no directory trick.
+pub fn dir_of(root: &Path, id: &str) -> Result<PathBuf> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+    if !ok {
+        return Err(Error::BadFlag(format!(
+            "invalid container ID {id:?}: letters, digits, _ + - . only"
+        )));
+    }
+    Ok(root.join(id))
+}
+
+/// The record of `id`, its status as the kernel shows it now.
+pub fn load(root: &Path, id: &str) -> Result<(PathBuf, Record)> {
+    let dir = dir_of(root, id)?;
+    if !dir.join(oci_state::STATE_FILE).exists() {
+        return Err(Error::Request(format!("container {id} does not exist")));
+    }
+    let record = Record::read(&dir)?.refreshed(&dir);
+    Ok((dir, record))
+}
+
+// ANCHOR: create
+/// `create`: everything set up, the process waiting on the start FIFO.
+/// Returns the process, which this invocation's caller may wait for
+/// (`run`); `create` itself just exits.
+pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
+    let dir = dir_of(root, id)?;
+    let config = bundle::load(&opts.bundle)?; // checked before anything is made
+    std::fs::create_dir_all(root)
+        .map_err(|e| Error::io(format!("creating {}", root.display()), e))?;
+    // mkdir(2) is the lock: of two `create`s of one ID, one gets EEXIST.
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Request(format!(
+                "container with id {id} already exists"
+            )));
+        }
+        Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
+    }
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        child: None,
+    };
+    let mut record = Record {
+        oci_version: OCI_VERSION.into(),
+        id: id.into(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: config.bundle.clone(),
+        rootfs: config.rootfs.clone(),
+        created: oci_state::now_rfc3339(),
+        owner: owner(),
+        annotations: config.annotations.clone(),
+        start_time: 0,
+        cgroup: None,
+    };
+    record.write(&dir)?; // `delete --force` can always find it
+    let fifo = FifoGate::create(&dir.join(FIFO))?;
+    // O_PATH: the child reopens it through /proc/self/fd after pivot_root.
+    let fifo_fd: OwnedFd = nix::fcntl::open(
+        &fifo.0,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::syscall("open(exec.fifo, O_PATH)", e))?;
+    let layout = Layout::detect()?;
+    let mut cg = Cgroup::create(&layout, id, &config.limits)?;
+    undo.cgroup = Some(id.to_string());
+    record.cgroup = Some(cg.name.clone());
+    let (mut runtime, child_end) = sync::channel()?;
+    let mut child_end = Some(child_end);
+    let setup = Setup {
+        config: &config,
+        cg: &cg,
+        fifo: &fifo_fd,
+        new_keyring: !opts.no_new_keyring,
+    };
+    let child = clone::clone(clone_flags(&config), || child(&setup, &mut child_end))?;
+    drop(child_end);
+    undo.child = Some(child);
+    cg.join(child.as_raw())?;
+    runtime.parent_done()?; // sync 0
+    sync::expect_ready(&mut runtime, child)?; // sync 1: set up, waiting
+    record.pid = child.as_raw();
+    record.start_time = start_time(child.as_raw()).unwrap_or(0);
+    record.status = Status::Created;
+    record.write(&dir)?;
+    if let Some(file) = &opts.pid_file {
+        write_pid_file(file, child.as_raw())?;
+    }
+    cg.disarm(); // `delete` removes it
+    undo.disarm();
+    Ok(child)
+}
+// ANCHOR_END: create
+
+/// The namespaces the clone makes; the cgroup one is unshared by the child
+/// after it joined its cgroup (its root is then that cgroup).
+fn clone_flags(config: &Config) -> CloneFlags {
+    let mut flags = CloneFlags::empty();
+    for ns in &config.namespaces {
+        flags |= match ns.as_str() {
+            "pid" => CloneFlags::CLONE_NEWPID,
+            "mount" => CloneFlags::CLONE_NEWNS,
+            "uts" => CloneFlags::CLONE_NEWUTS,
+            "ipc" => CloneFlags::CLONE_NEWIPC,
+            "network" => CloneFlags::CLONE_NEWNET,
+            _ => CloneFlags::empty(),
+        };
+    }
+    flags
+}
+
+fn child(setup: &Setup, chan: &mut Option<ChildEnd>) -> isize {
+    explain::set_role(Role::Init);
+    sync::child_main(chan, |chan| container_init::run(setup, chan))
+}
+
+/// What a failed `create` takes back: the process, the cgroup, the state.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<String>,
+    child: Option<Pid>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.child = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(child) = self.child {
+            let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+        }
+        if let (Some(id), Ok(layout)) = (&self.cgroup, Layout::detect()) {
+            cgroup_sweep::remove_stale(&layout, id);
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Written whole: an engine may read it the moment `create` exits.
+fn write_pid_file(file: &Path, pid: i32) -> Result<()> {
+    let tmp = file.with_extension(format!("isolab-{}", std::process::id()));
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|()| std::fs::rename(&tmp, file))
+        .map_err(|e| Error::io(format!("writing the PID file {}", file.display()), e))
+}
+
+fn owner() -> String {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_default()
+}
+
+// ANCHOR: start
+/// `start`: open the FIFO for reading, which lets the waiting process's
+/// open for writing finish; it writes a byte and execs the command.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let (dir, record) = load(root, id)?;
+    if record.status != Status::Created {
+        return Err(Error::Request(format!(
+            "cannot start a container that is {} (only a created one)",
+            record.status
+        )));
+    }
+    FifoGate::open(&dir.join(FIFO))?;
+    // Gone: from now on `state` says running.
+    let _ = std::fs::remove_file(dir.join(FIFO));
+    Ok(())
+}
+// ANCHOR_END: start
+
+/// `state`: the record as JSON, status worked out now.
+pub fn state(root: &Path, id: &str) -> Result<String> {
+    let (_, record) = load(root, id)?;
+    Ok(serde_json::to_string_pretty(&record.printed()).unwrap_or_default())
+}
+
+/// `kill`: a signal to the container's process, or (`all`) to every
+/// process of its cgroup.
+pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
+    let (_, record) = load(root, id)?;
+    if record.status == Status::Stopped {
+        return Err(Error::Request("container not running".into()));
+    }
+    let mut pids = vec![record.pid];
+    if all {
+        pids.extend(cgroup_pids(&record));
+    }
+    for pid in pids {
+        match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(Error::syscall(format!("kill({pid}, {signal})"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// The PIDs in the container's cgroup (v2 or any v1 hierarchy).
+fn cgroup_pids(record: &Record) -> Vec<i32> {
+    let Some(name) = &record.cgroup else {
+        return Vec::new();
+    };
+    let Ok(layout) = Layout::detect() else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = layout.v2.iter().map(|r| r.join(name)).collect();
+    dirs.extend(layout.v1.iter().map(|h| h.mount.join(name)));
+    let mut pids: Vec<i32> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+        .flat_map(|t| {
+            t.lines()
+                .filter_map(|l| l.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+// ANCHOR: delete
+/// `delete`: a stopped (or created) container's cgroup and state go; a
+/// running one only with `force`, which kills it first.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let dir = dir_of(root, id)?;
+    let record = match load(root, id) {
+        Ok((_, r)) => r,
+        // A `create` killed before its first write left only the directory.
+        Err(_) if force && dir.is_dir() => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    match record.status {
+        Status::Running | Status::Paused if !force => {
+            return Err(Error::Request(format!(
+                "cannot delete container {id} that is not stopped: {} (use --force)",
+                record.status
+            )));
+        }
+        Status::Stopped => {}
+        _ => {
+            let _ = nix::sys::signal::kill(Pid::from_raw(record.pid), Signal::SIGKILL);
+            wait_gone(record.pid, record.start_time);
+        }
+    }
+    if let Ok(layout) = Layout::detect() {
+        // kills what is left in it (a daemon the command left behind)
+        cgroup_sweep::remove_stale(&layout, id);
+    }
+    std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))
+}
+// ANCHOR_END: delete
+
+/// Wait (2 s at most) until the process is gone or a zombie.
+fn wait_gone(pid: i32, start: u64) {
+    for _ in 0..200 {
+        if !oci_state::alive(pid, start) {
+            return;
+        }
+        // Our own child (`run`): reap it.
+        let _ = nix::sys::wait::waitpid(
+            Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// `list`: every container under `root`.
+pub fn list(root: &Path) -> Vec<Record> {
+    let mut out: Vec<Record> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Record::read(&e.path()).ok().map(|r| r.refreshed(&e.path())))
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// `run`: create and start; in the foreground, wait for the process and
+/// delete the container after it, returning its exit status.
+pub fn run(root: &Path, id: &str, opts: &CreateOpts, detach: bool) -> Result<i32> {
+    let child = create(root, id, opts)?;
+    if let Err(e) = start(root, id) {
+        let _ = delete(root, id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    signals::block()?;
+    let status = signals::supervise(child, |_, _| {})?;
+    let _ = delete(root, id, true);
+    Ok(signals::exit_code(status))
+}

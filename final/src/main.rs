@@ -1,0 +1,273 @@
+//! `isolab`: the OCI runtime. Its command line follows runc's, which is
+//! what engines (containerd, podman, docker through containerd) speak:
+//! global flags first, then `create`, `start`, `state`, `kill`, `delete`,
+//! `run`, `list`, `spec`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use isolab::error::{EXIT_USAGE, Error, Result};
+use isolab::lifecycle::{self, CreateOpts};
+
+/// isolab: an OCI runtime built from the steps' mechanisms (namespaces,
+/// pivot_root, cgroups, capabilities, no_new_privs), driven like runc.
+#[derive(Debug, Parser)]
+#[command(name = "isolab", version)]
+struct Cli {
+    /// Where containers' state lives
+    #[arg(long, global = true, value_name = "DIR", default_value_os_t = default_root())]
+    root: PathBuf,
+
+    /// Also write errors to FILE (engines read it)
+    #[arg(long, global = true, value_name = "FILE")]
+    log: Option<PathBuf>,
+
+    /// Format of --log: text, or one JSON object a line (level, msg, time)
+    #[arg(long, global = true, value_name = "text|json", default_value = "text")]
+    log_format: String,
+
+    /// Narrate every syscall of the setup to stderr (or --log)
+    #[arg(long, global = true)]
+    debug: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a default config.json into the bundle
+    Spec {
+        /// A config for a normal user: a user namespace, no network one
+        #[arg(long)]
+        rootless: bool,
+        #[arg(long, short, value_name = "DIR", default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Set a container up from a bundle and leave it waiting for `start`
+    Create {
+        #[command(flatten)]
+        opts: CreateArgs,
+        id: String,
+    },
+    /// Let a created container's process run
+    Start { id: String },
+    /// Print a container's state as JSON (runtime spec)
+    State { id: String },
+    /// Send a signal (default SIGTERM) to a container's process
+    Kill {
+        /// Signal every process of the container's cgroup
+        #[arg(long, short)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Remove a stopped container (a running one only with --force)
+    Delete {
+        #[arg(long, short)]
+        force: bool,
+        id: String,
+    },
+    /// Create and start a container; without --detach wait for it and
+    /// exit with its status
+    Run {
+        #[command(flatten)]
+        opts: CreateArgs,
+        #[arg(long, short)]
+        detach: bool,
+        id: String,
+    },
+    /// List the containers under --root
+    List {
+        #[arg(long, short, value_name = "table|json", default_value = "table")]
+        format: String,
+        /// Only the IDs
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// The steps' tools: rootfs (images for bundles), inspect, probe, ...
+    #[command(flatten)]
+    Tools(isolab::filter_tools::Tools),
+}
+
+/// `create`'s and `run`'s flags.
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// The bundle: a directory with config.json
+    #[arg(long, short, value_name = "DIR", default_value = ".")]
+    bundle: PathBuf,
+    /// Write the container process's PID to FILE
+    #[arg(long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+    /// Keep the caller's session keyring (default: a new one)
+    #[arg(long)]
+    no_new_keyring: bool,
+}
+
+impl CreateArgs {
+    fn opts(&self) -> CreateOpts {
+        CreateOpts {
+            bundle: self.bundle.clone(),
+            pid_file: self.pid_file.clone(),
+            no_new_keyring: self.no_new_keyring,
+        }
+    }
+}
+
+/// runc's default is /run/runc; ours /run/isolab, or for a normal user
+/// $XDG_RUNTIME_DIR/isolab.
+fn default_root() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/run/isolab");
+    }
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|d| PathBuf::from(d).join("isolab"))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/isolab-{}", nix::unistd::geteuid())))
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            isolab::cli::warn(&format!("isolab: {first} (see isolab --help)"));
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    if cli.debug {
+        isolab::explain::enable(true);
+    }
+    let result = dispatch(&cli);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            isolab::cli::warn(&format!("isolab: {e}"));
+            log_error(&cli, &e.to_string());
+            // runc's convention: 1 for any failure, 2 for usage.
+            std::process::exit(if matches!(e, Error::BadFlag(_)) {
+                EXIT_USAGE
+            } else {
+                1
+            });
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Spec { rootless, bundle } => {
+            let ids = rootless.then(|| {
+                (
+                    nix::unistd::geteuid().as_raw(),
+                    nix::unistd::getegid().as_raw(),
+                )
+            });
+            let file = bundle.join("config.json");
+            if file.exists() {
+                return Err(Error::Request(format!(
+                    "{} exists: remove it first",
+                    file.display()
+                )));
+            }
+            let text = serde_json::to_string_pretty(&isolab::default_spec::default_spec(ids))
+                .unwrap_or_default();
+            std::fs::write(&file, text + "\n")
+                .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
+            Ok(0)
+        }
+        Command::Create { opts, id } => lifecycle::create(&cli.root, id, &opts.opts()).map(|_| 0),
+        Command::Start { id } => lifecycle::start(&cli.root, id).map(|()| 0),
+        Command::State { id } => {
+            isolab::cli::outln(&lifecycle::state(&cli.root, id)?);
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => {
+            lifecycle::kill(&cli.root, id, parse_signal(signal)?, *all).map(|()| 0)
+        }
+        Command::Delete { force, id } => lifecycle::delete(&cli.root, id, *force).map(|()| 0),
+        Command::Run { opts, detach, id } => lifecycle::run(&cli.root, id, &opts.opts(), *detach),
+        Command::List { format, quiet } => {
+            let records = lifecycle::list(&cli.root);
+            let text = match (format.as_str(), quiet) {
+                (_, true) => records.iter().map(|r| format!("{}\n", r.id)).collect(),
+                ("json", _) => {
+                    let printed: Vec<_> = records.iter().map(|r| r.printed()).collect();
+                    serde_json::to_string(&printed).unwrap_or_default() + "\n"
+                }
+                ("table", _) => {
+                    let mut t = format!(
+                        "{:<12} {:<8} {:<8} {:<40} {}\n",
+                        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+                    );
+                    for r in &records {
+                        t.push_str(&format!(
+                            "{:<12} {:<8} {:<8} {:<40} {}\n",
+                            r.id,
+                            r.pid,
+                            r.status,
+                            r.bundle.display(),
+                            r.created
+                        ));
+                    }
+                    t
+                }
+                (other, _) => {
+                    return Err(Error::BadFlag(format!(
+                        "--format {other}: use table or json"
+                    )));
+                }
+            };
+            isolab::cli::out(&text);
+            Ok(0)
+        }
+        Command::Tools(tools) => tools.run(),
+    }
+}
+
+/// `KILL`, `SIGKILL` or `9`, as runc takes them.
+fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    if let Ok(n) = text.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n)
+            .map_err(|_| Error::BadFlag(format!("{text}: no such signal")));
+    }
+    let name = text.to_ascii_uppercase();
+    let name = if name.starts_with("SIG") {
+        name
+    } else {
+        format!("SIG{name}")
+    };
+    nix::sys::signal::Signal::from_str(&name)
+        .map_err(|_| Error::BadFlag(format!("{text}: no such signal")))
+}
+
+/// With --log, the error as a line of the log too (JSON with
+/// --log-format json: level, msg, time).
+fn log_error(cli: &Cli, msg: &str) {
+    let Some(file) = &cli.log else { return };
+    let line = if cli.log_format == "json" {
+        serde_json::json!({"level": "error", "msg": msg, "time": isolab::oci_state::now_rfc3339()})
+            .to_string()
+    } else {
+        format!("{} error: {msg}", isolab::oci_state::now_rfc3339())
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}

@@ -1,0 +1,356 @@
+//! `isolab` driven as an engine drives runc: create, state, start, kill,
+//! state, delete, and `run`, checked from inside the container (files it
+//! writes to a bound directory) and from the host's /proc.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use step01_clone::testing::{TempDir, assert_one_line, require_root};
+
+const BIN: &str = env!("CARGO_BIN_EXE_isolab");
+
+/// `isolab ARGS`, with stdout and stderr to files: a created container
+/// keeps the stdio it was given, and a pipe would stay open as long as it.
+fn isolab(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
+    let out = dir.0.join(".stdout");
+    let err = dir.0.join(".stderr");
+    let status = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(out).unwrap_or_default(),
+        std::fs::read_to_string(err).unwrap_or_default(),
+    )
+}
+
+/// A bundle in `dir`: the default config with `script` as the command,
+/// the default image (built once per test dir) as a read-only root, and
+/// `dir/out` bound at /out for the container to write to.
+fn bundle(dir: &TempDir, script: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let (code, image, err) = isolab(dir, &["rootfs", "build", "--state-dir", dir.arg()]);
+    assert_eq!(code, 0, "{err}");
+    let bundle = dir.0.join("bundle");
+    let out = dir.0.join("out");
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let mut spec = isolab::default_spec::default_spec(None);
+    spec["root"]["path"] = json!(image.trim());
+    spec["process"]["args"] = json!(["sh", "-c", script]);
+    spec["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]}),
+    );
+    edit(&mut spec);
+    std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+    bundle
+}
+
+fn state(dir: &TempDir, root: &str, id: &str) -> Value {
+    let (code, out, err) = isolab(dir, &["--root", root, "state", id]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Wait (5 s) for `path` to appear with content.
+fn wait_for(path: &Path) -> String {
+    for _ in 0..500 {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+/// Become the subreaper a shim is: the containers `create` leaves behind
+/// are reparented to this test process, which reaps them.
+fn be_subreaper() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+#[test]
+fn create_start_kill_delete_as_an_engine_does() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-life");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let b = bundle(
+        &dir,
+        "hostname > /out/hostname; grep -E '^(Cap|NoNewPrivs)' /proc/self/status > /out/status; \
+         grep 'open files' /proc/self/limits > /out/limits; cat /sys/class/net/lo/flags > /out/lo; \
+         (touch /planted 2>/dev/null && echo yes || echo no) > /out/rootfs-writable; echo done > /out/done; sleep 60",
+        |_| {},
+    );
+    let pid_file = dir.0.join("pid");
+    let id = "life1";
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let s = state(&dir, root, id);
+    assert_eq!(s["status"], "created", "{s}");
+    assert_eq!(s["ociVersion"], isolab::oci_state::OCI_VERSION);
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(
+        s["pid"], pid,
+        "the PID file names the process state reports"
+    );
+    // Created, not started: nothing of the command has run.
+    assert!(!dir.0.join("out/done").exists());
+    // Its namespaces, from the host's /proc: all new but user and time.
+    for ns in ["pid", "mnt", "uts", "ipc", "net", "cgroup"] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_ne!(theirs, ours, "{ns}");
+    }
+
+    let (code, _, err) = isolab(&dir, &["--root", root, "start", id]);
+    assert_eq!(code, 0, "{err}");
+    wait_for(&dir.0.join("out/done"));
+    assert_eq!(state(&dir, root, id)["status"], "running");
+    let read = |name: &str| std::fs::read_to_string(dir.0.join("out").join(name)).unwrap();
+    assert_eq!(read("hostname"), "isolab\n");
+    // The three capabilities of runc's default, in every set config.json
+    // names; no inheritable or ambient ones.
+    let status = read("status");
+    for (key, mask) in [
+        ("CapInh", "0000000000000000"),
+        ("CapPrm", "0000000020000420"),
+        ("CapEff", "0000000020000420"),
+        ("CapBnd", "0000000020000420"),
+        ("CapAmb", "0000000000000000"),
+        ("NoNewPrivs", "1"),
+    ] {
+        assert!(
+            status.contains(&format!("{key}:\t{mask}")),
+            "{key} {mask}:\n{status}"
+        );
+    }
+    assert!(
+        read("limits")
+            .split_whitespace()
+            .filter(|w| *w == "1024")
+            .count()
+            == 2,
+        "{}",
+        read("limits")
+    );
+    assert_eq!(
+        read("lo").trim(),
+        "0x9",
+        "loopback up in the new network namespace"
+    );
+    assert_eq!(read("rootfs-writable"), "no\n", "root.readonly");
+
+    let (code, _, err) = isolab(&dir, &["--root", root, "kill", id, "KILL"]);
+    assert_eq!(code, 0, "{err}");
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None); // as a shim reaps
+    assert_eq!(state(&dir, root, id)["status"], "stopped");
+    let (code, _, err) = isolab(&dir, &["--root", root, "kill", id]);
+    assert_eq!((code, err.trim()), (1, "isolab: container not running"));
+
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", id]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = isolab(&dir, &["--root", root, "state", id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!Path::new(root).join(id).exists());
+    assert!(!cgroup_exists(id), "delete removed the cgroup");
+}
+
+fn cgroup_exists(id: &str) -> bool {
+    let name = format!("isolab-{id}");
+    let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
+    let mut depth = 0;
+    while let Some(d) = stack.pop() {
+        if d.file_name().is_some_and(|n| n == name.as_str()) {
+            return true;
+        }
+        depth += 1;
+        if depth > 200 {
+            break;
+        }
+        if d.components().count() > 6 {
+            continue;
+        }
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn run_waits_and_exits_with_the_status_and_leaves_nothing() {
+    require_root();
+    let dir = TempDir::new("oci-run");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let b = bundle(&dir, "echo $$ > /out/pid; exit 3", |_| {});
+    let (code, _, err) = isolab(
+        &dir,
+        &["--root", root, "run", "--bundle", b.to_str().unwrap(), "r1"],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("out/pid")).unwrap(),
+        "1\n",
+        "PID 1 of its namespace"
+    );
+    assert!(!Path::new(root).join("r1").exists());
+    assert!(!cgroup_exists("r1"));
+}
+
+#[test]
+fn a_running_container_is_deleted_only_with_force() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-force");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let b = bundle(&dir, "echo up > /out/up; sleep 60", |_| {});
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "run",
+            "--detach",
+            "--bundle",
+            b.to_str().unwrap(),
+            "f1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    wait_for(&dir.0.join("out/up"));
+    let pid = state(&dir, root, "f1")["pid"].as_i64().unwrap() as i32;
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "f1"]);
+    assert_eq!(code, 1);
+    assert_one_line(&err);
+    assert!(
+        err.contains("not stopped") && err.contains("--force"),
+        "{err}"
+    );
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "f1"]);
+    assert_eq!(code, 0, "{err}");
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    assert!(!Path::new(&format!("/proc/{pid}/ns")).exists() || !isolab::oci_state::alive(pid, 0));
+    assert!(!Path::new(root).join("f1").exists());
+    assert!(!cgroup_exists("f1"));
+}
+
+#[test]
+fn bad_bundles_and_ids_are_one_line() {
+    require_root();
+    let dir = TempDir::new("oci-bad");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let good = bundle(&dir, "true", |_| {});
+    let good = good.to_str().unwrap();
+    let make = |name: &str, text: &str| {
+        let b = dir.0.join(name);
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(b.join("config.json"), text).unwrap();
+        b.to_str().unwrap().to_string()
+    };
+    let spec = std::fs::read_to_string(Path::new(good).join("config.json")).unwrap();
+    let mut sysctl: Value = serde_json::from_str(&spec).unwrap();
+    sysctl["linux"]["sysctl"] = json!({"kernel.domainname": "x"});
+    let mut no_root: Value = serde_json::from_str(&spec).unwrap();
+    no_root["root"]["path"] = json!("/no/such/rootfs");
+    let (b_json, b_sysctl, b_root) = (
+        make("b-json", "{not json"),
+        make("b-sysctl", &sysctl.to_string()),
+        make("b-root", &no_root.to_string()),
+    );
+    let cases = [
+        (
+            vec!["create", "--bundle", "/no/such/bundle", "x1"],
+            1,
+            "/no/such/bundle".to_string(),
+        ),
+        (
+            vec!["create", "--bundle", &b_json, "x2"],
+            1,
+            "not JSON".into(),
+        ),
+        (
+            vec!["create", "--bundle", &b_sysctl, "x3"],
+            1,
+            "linux.sysctl: not supported".into(),
+        ),
+        (
+            vec!["create", "--bundle", &b_root, "x4"],
+            1,
+            "root.path".into(),
+        ),
+        (
+            vec!["state", "nosuch"],
+            1,
+            "container nosuch does not exist".into(),
+        ),
+        (vec!["kill", "nosuch"], 1, "does not exist".into()),
+        (vec!["delete", "nosuch"], 1, "does not exist".into()),
+        (
+            vec!["kill", "nosuch", "SIGNOPE"],
+            2,
+            "no such signal".into(),
+        ),
+        (vec!["state", "../etc"], 2, "invalid container ID".into()),
+    ];
+    for (args, want, text) in cases {
+        let mut full = vec!["--root", root];
+        full.extend(args.iter().copied());
+        let (code, _, err) = isolab(&dir, &full);
+        assert_eq!(code, want, "{args:?}: {err}");
+        assert_one_line(&err);
+        assert!(err.contains(&text), "{args:?}: {err}");
+    }
+    // Nothing of the failed creates is left.
+    assert_eq!(std::fs::read_dir(root).map(|d| d.count()).unwrap_or(0), 0);
+    // A duplicate ID.
+    be_subreaper();
+    let (code, _, err) = isolab(&dir, &["--root", root, "create", "--bundle", good, "dup"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = isolab(&dir, &["--root", root, "create", "--bundle", good, "dup"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "dup"]);
+    assert_eq!(code, 0, "a created container may be deleted: {err}");
+    assert!(!cgroup_exists("dup"));
+}
+
+#[test]
+fn spec_writes_a_config_this_runtime_accepts() {
+    let dir = TempDir::new("oci-spec");
+    let (code, _, err) = isolab(&dir, &["spec", "--bundle", dir.arg()]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(dir.0.join("config.json")).unwrap();
+    let spec: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(spec["process"]["args"], json!(["sh"]));
+    assert!(isolab::bundle::unsupported(&spec).is_empty());
+    let (code, _, err) = isolab(&dir, &["spec", "--bundle", dir.arg()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("exists"), "{err}");
+}
