@@ -50,6 +50,12 @@ pub struct Config {
     pub readonly: Vec<String>,
     pub limits: Limits,
     pub annotations: BTreeMap<String, String>,
+    /// `linux.seccomp`, for step 8's reader.
+    pub seccomp: Option<Value>,
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
+    pub mount_label: Option<String>,
+    pub oom_score_adj: Option<i64>,
 }
 
 /// The fields isolab applies; any other present in config.json is an
@@ -79,6 +85,9 @@ const SUPPORTED: &[&str] = &[
     "process.rlimits.*.soft",
     "process.rlimits.*.hard",
     "process.noNewPrivileges",
+    "process.apparmorProfile",
+    "process.selinuxLabel",
+    "process.oomScoreAdj",
     "hostname",
     "mounts",
     "mounts.*.destination",
@@ -89,6 +98,7 @@ const SUPPORTED: &[&str] = &[
     "linux.namespaces",
     "linux.namespaces.*.type",
     "linux.maskedPaths",
+    "linux.mountLabel",
     "linux.readonlyPaths",
     "linux.resources",
     "linux.resources.memory",
@@ -100,6 +110,15 @@ const SUPPORTED: &[&str] = &[
     "linux.resources.cpu.period",
     "linux.resources.cpu.shares",
     "annotations",
+];
+
+/// `linux.seccomp` goes whole to step 8's profile reader, which names its
+/// own errors; these of its fields it does not apply.
+const SECCOMP: &str = "linux.seccomp";
+const SECCOMP_UNSUPPORTED: [&str; 3] = [
+    "linux.seccomp.flags",
+    "linux.seccomp.listenerPath",
+    "linux.seccomp.listenerMetadata",
 ];
 
 /// Namespace types the setup creates (joining one by `path`, and the user
@@ -127,6 +146,17 @@ fn walk(value: &Value, path: &str, pattern: &str, found: &mut Vec<String>) {
                 let pat = join(pattern, key);
                 // Values of annotations are free-form strings.
                 if pattern == "annotations" {
+                    continue;
+                }
+                if pat == SECCOMP {
+                    if let Value::Object(fields) = v {
+                        for k in fields.keys() {
+                            let field = format!("{SECCOMP}.{k}");
+                            if SECCOMP_UNSUPPORTED.contains(&field.as_str()) {
+                                found.push(join(&p, k));
+                            }
+                        }
+                    }
                     continue;
                 }
                 if !SUPPORTED.contains(&pat.as_str()) {
@@ -315,6 +345,11 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             .flatten()
             .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
             .collect(),
+        seccomp: at(v, "linux.seccomp").cloned(),
+        apparmor_profile: str_at(v, "process.apparmorProfile").map(str::to_string),
+        selinux_label: str_at(v, "process.selinuxLabel").map(str::to_string),
+        mount_label: str_at(v, "linux.mountLabel").map(str::to_string),
+        oom_score_adj: at(v, "process.oomScoreAdj").and_then(Value::as_i64),
     })
 }
 
@@ -386,16 +421,22 @@ mod tests {
         let mut spec = crate::default_spec::default_spec(None);
         spec["mounts"][2]["uidMappings"] = serde_json::json!([]);
         spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+        spec["linux"]["seccomp"] =
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x"});
         spec["annotations"] = serde_json::json!({"anything.goes": "x"});
         // in key order: serde_json's map is sorted
         assert_eq!(
             unsupported(&spec),
-            ["linux.sysctl", "mounts[2].uidMappings"]
+            [
+                "linux.seccomp.listenerPath",
+                "linux.sysctl",
+                "mounts[2].uidMappings"
+            ]
         );
         let (dir, err) = bundle_with(&spec);
         let err = err.unwrap_err().to_string();
         assert!(
-            err.contains("config.json: linux.sysctl: not supported"),
+            err.contains("config.json: linux.seccomp.listenerPath: not supported"),
             "{err}"
         );
         std::fs::remove_dir_all(dir).unwrap();

@@ -12,10 +12,12 @@ use std::path::Path;
 
 use nix::mount::MsFlags;
 
+use crate::bpf::Program;
 use crate::bundle::{Config, MountSpec};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::resolve::Root;
+use crate::selinux::Contexts;
 use crate::sync::{ChildEnd, FifoGate, StartGate};
 use crate::{
     cap_sets, capabilities, cgroupns, dev, environ, exec, explain, init, keyring, masked, mount,
@@ -31,6 +33,10 @@ pub struct Setup<'a> {
     /// host's, out of reach after pivot_root; the fd is not).
     pub fifo: &'a OwnedFd,
     pub new_keyring: bool,
+    /// config.json's seccomp filter, compiled by `create`.
+    pub filter: Option<&'a Program>,
+    pub apparmor: Option<&'a str>,
+    pub selinux: Option<&'a Contexts>,
 }
 
 // ANCHOR: sequence
@@ -55,7 +61,7 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     )?;
     let root = Root::open(rootfs)?;
     for m in &config.mounts {
-        mount_one(&root, rootfs, m, setup.cg)?;
+        mount_one(&root, rootfs, m, setup.cg, config.mount_label.as_deref())?;
     }
     let masked: Vec<&str> = config.masked.iter().map(String::as_str).collect();
     let readonly: Vec<&str> = config.readonly.iter().map(String::as_str).collect();
@@ -78,8 +84,26 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     if config.namespaces.iter().any(|n| n == "network") {
         crate::netns::loopback_up()?;
     }
+    // The labels apply at execve; SELinux's keycreate before the keyring.
+    if let Some(contexts) = setup.selinux {
+        crate::selinux::request(contexts)?;
+    }
     if setup.new_keyring {
         keyring::join_new_session()?;
+    }
+    if let Some(profile) = setup.apparmor {
+        crate::apparmor::exec_into(profile)?;
+    }
+    if let Some(adj) = config.oom_score_adj {
+        // before the capability drop: lowering it needs CAP_SYS_RESOURCE
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Error::io(format!("writing oom_score_adj {adj}"), e))?;
+    }
+    // Without no_new_privs only a task with CAP_SYS_ADMIN may install a
+    // filter: here, before the drop (as step 8 does with --allow-new-privs).
+    let early = !config.no_new_privileges;
+    if early && let Some(filter) = setup.filter {
+        filter.install()?;
     }
     privileges(config)?;
     environ::replace(&config.env)?;
@@ -93,7 +117,13 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
         crate::cli::warn(&format!("isolab: {e}"));
         return Ok(1);
     }
-    let err = exec::execvp_then(&config.args, &mut || Ok(()));
+    // With no_new_privs the filter goes on last, right before execve.
+    let late = setup.filter.filter(|_| !early);
+    let err = exec::execvp_then(&config.args, &mut || {
+        late.map(|f| f.install().map(|_| ()))
+            .transpose()
+            .map(|_| ())
+    });
     crate::cli::warn(&format!("isolab: {}: {err}", program.display()));
     Ok(if matches!(err, Error::Exec { code: 126, .. }) {
         126
@@ -104,8 +134,25 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
 // ANCHOR_END: sequence
 
 /// Mount one entry of `mounts[]`, inside the rootfs.
-fn mount_one(root: &Root, rootfs: &Path, m: &MountSpec, cg: &Cgroup) -> Result<()> {
-    let (flags, data) = options(&m.options)?;
+fn mount_one(
+    root: &Root,
+    rootfs: &Path,
+    m: &MountSpec,
+    cg: &Cgroup,
+    label: Option<&str>,
+) -> Result<()> {
+    let (flags, mut data) = options(&m.options)?;
+    // linux.mountLabel: the SELinux context of the files of the container's
+    // own in-memory file systems.
+    if let Some(label) = label
+        && ["tmpfs", "devpts", "mqueue"].contains(&m.kind.as_str())
+    {
+        data = [data, format!("context=\"{label}\"")]
+            .into_iter()
+            .filter(|d| !d.is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
+    }
     let bind = flags.contains(MsFlags::MS_BIND);
     if m.kind == "cgroup" && !bind {
         if !flags.contains(MsFlags::MS_RDONLY) {

@@ -6,7 +6,8 @@
 //! lifecycle ([`lifecycle`]: create, start, state, kill, delete) and the
 //! setup the container's process runs from config.json
 //! ([`container_init`]), with the network namespace's loopback
-//! ([`netns`]) and the five capability sets as given ([`cap_sets`]).
+//! ([`netns`]), the five capability sets as given ([`cap_sets`]), and
+//! config.json's seccomp filter and LSM labels ([`security`]).
 
 pub use step09_lsm::*;
 
@@ -17,3 +18,4 @@ pub mod default_spec;
 pub mod lifecycle;
 pub mod netns;
 pub mod oci_state;
+pub mod security;

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::explain::{self, Role};
 use crate::oci_state::{self, FIFO, OCI_VERSION, Record, Status};
 use crate::sync::{self, ChildEnd, FifoGate};
-use crate::{cgroup_sweep, clone, signals};
+use crate::{cgroup_sweep, clone, security, signals};
 
 /// The flags `create` and `run` share.
 #[derive(Debug, Clone)]
@@ -108,6 +108,14 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| Error::syscall("open(exec.fifo, O_PATH)", e))?;
+    // Compiled and looked up here, once, before anything of the
+    // container exists; the child only installs and writes them.
+    let filter = security::seccomp(&config)?;
+    let apparmor = match &config.apparmor_profile {
+        Some(p) => crate::apparmor::prepare(Some(p), &crate::state::State::new(None))?,
+        None => None,
+    };
+    let selinux = security::selinux(&config)?;
     let layout = Layout::detect()?;
     let mut cg = Cgroup::create(&layout, id, &config.limits)?;
     undo.cgroup = Some(id.to_string());
@@ -119,6 +127,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         cg: &cg,
         fifo: &fifo_fd,
         new_keyring: !opts.no_new_keyring,
+        filter: filter.as_ref(),
+        apparmor: apparmor.as_deref(),
+        selinux: selinux.as_ref(),
     };
     let child = clone::clone(clone_flags(&config), || child(&setup, &mut child_end))?;
     drop(child_end);

@@ -354,3 +354,87 @@ fn spec_writes_a_config_this_runtime_accepts() {
     assert_eq!(code, 1);
     assert!(err.contains("exists"), "{err}");
 }
+
+#[test]
+fn config_seccomp_oom_score_and_labels() {
+    require_root();
+    let dir = TempDir::new("oci-sec");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let script = "grep '^Seccomp:' /proc/self/status > /out/seccomp; cat /proc/self/oom_score_adj > /out/oom; \
+                  cat /proc/self/attr/current > /out/label 2>/dev/null; \
+                  mkdir /dev/shm/x 2>/out/err; echo $? > /out/rc";
+    let filter = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    let read = |name: &str| std::fs::read_to_string(dir.0.join("out").join(name)).unwrap();
+    for with_filter in [true, false] {
+        let b = bundle(&dir, script, |spec| {
+            spec["process"]["oomScoreAdj"] = json!(500);
+            if with_filter {
+                spec["linux"]["seccomp"] = filter.clone();
+            }
+        });
+        let (code, _, err) = isolab(
+            &dir,
+            &[
+                "--root",
+                root,
+                "run",
+                "--bundle",
+                b.to_str().unwrap(),
+                "sec",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(read("oom"), "500\n");
+        if with_filter {
+            assert_eq!(read("seccomp"), "Seccomp:\t2\n");
+            assert_eq!(read("rc"), "1\n", "{}", read("err"));
+            assert!(
+                read("err").contains("Operation not permitted"),
+                "{}",
+                read("err")
+            );
+        } else {
+            assert_eq!(read("seccomp"), "Seccomp:\t0\n");
+            assert_eq!(read("rc"), "0\n", "the same mkdir works without it");
+        }
+    }
+    // An AppArmor profile: applied where AppArmor is active, else an error.
+    let b = bundle(&dir, script, |spec| {
+        spec["process"]["apparmorProfile"] = json!("isolab-default");
+    });
+    let (code, _, err) = isolab(
+        &dir,
+        &["--root", root, "run", "--bundle", b.to_str().unwrap(), "aa"],
+    );
+    if isolab::apparmor::active() {
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(read("label"), "isolab-default (enforce)\n");
+    } else {
+        assert_eq!(code, 1);
+        assert_one_line(&err);
+        assert!(err.contains("AppArmor is not active"), "{err}");
+    }
+    if !isolab::selinux::enabled() {
+        let b = bundle(&dir, "true", |spec| {
+            spec["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+        });
+        let (code, _, err) = isolab(
+            &dir,
+            &[
+                "--root",
+                root,
+                "create",
+                "--bundle",
+                b.to_str().unwrap(),
+                "se",
+            ],
+        );
+        assert_eq!(code, 1);
+        assert!(err.contains("SELinux is not enabled"), "{err}");
+    }
+    assert_eq!(std::fs::read_dir(root).map(|d| d.count()).unwrap_or(0), 0);
+}

@@ -137,7 +137,7 @@ pub fn prepare(values: &[&str]) -> Result<Option<Contexts>> {
 
 /// Ask the loaded policy whether `context` is valid: selinuxfs answers a
 /// write to its `context` file with EINVAL when it is not.
-fn check(context: &str) -> Result<()> {
+pub fn check(context: &str) -> Result<()> {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new()
         .read(true)

@@ -1,0 +1,51 @@
+//! config.json's seccomp filter and LSM labels, prepared by `create` with
+//! step 8's and step 9's code: the filter compiled once in the runtime,
+//! the labels checked against the host before anything is made.
+
+use std::path::Path;
+
+use crate::bpf::Program;
+use crate::bundle::Config;
+use crate::error::{Error, Result};
+use crate::selinux::Contexts;
+use crate::{profile, profile_file};
+
+// ANCHOR: seccomp
+/// `linux.seccomp`, compiled for this container's bounding set; `None`
+/// without one (runc's default config has none: engines add theirs).
+pub fn seccomp(config: &Config) -> Result<Option<Program>> {
+    let Some(json) = &config.seccomp else {
+        return Ok(None);
+    };
+    let caps = crate::cap_sets::known(&config.bounding);
+    let container = profile_file::Container {
+        caps: &caps,
+        kernel: profile_file::kernel_version(),
+    };
+    let name = "config.json linux.seccomp";
+    let ctx = profile_file::build(Path::new(name), json, &container)?;
+    Ok(Some(Program::new(profile::compile(&ctx)?, name)))
+}
+// ANCHOR_END: seccomp
+
+/// `process.selinuxLabel` (a whole context) and `linux.mountLabel`, each
+/// checked against the loaded policy by step 9's code.
+pub fn selinux(config: &Config) -> Result<Option<Contexts>> {
+    let Some(label) = &config.selinux_label else {
+        return Ok(None);
+    };
+    if !crate::selinux::enabled() {
+        return Err(Error::Request(format!(
+            "config.json: process.selinuxLabel {label}: SELinux is not enabled on this host"
+        )));
+    }
+    for context in std::iter::once(label).chain(config.mount_label.as_ref()) {
+        crate::selinux::check(context)?;
+    }
+    // The mount label goes on the mounts themselves (`context=`), when
+    // config.json gives one.
+    Ok(Some(Contexts {
+        process: label.clone(),
+        mount: config.mount_label.clone().unwrap_or_default(),
+    }))
+}
