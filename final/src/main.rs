@@ -87,6 +87,8 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Print what this runtime supports, as JSON (runtime spec features.md)
+    Features,
     /// The steps' tools: rootfs (images for bundles), inspect, probe, ...
     #[command(flatten)]
     Tools(isolab::filter_tools::Tools),
@@ -230,6 +232,12 @@ fn dispatch(cli: &Cli) -> Result<i32> {
                 }
             };
             isolab::cli::out(&text);
+            Ok(0)
+        }
+        Command::Features => {
+            let text =
+                serde_json::to_string_pretty(&isolab::features::features()).unwrap_or_default();
+            isolab::cli::outln(&text);
             Ok(0)
         }
         Command::Tools(tools) => tools.run(),

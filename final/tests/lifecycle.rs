@@ -353,6 +353,12 @@ fn spec_writes_a_config_this_runtime_accepts() {
     let (code, _, err) = isolab(&dir, &["spec", "--bundle", dir.arg()]);
     assert_eq!(code, 1);
     assert!(err.contains("exists"), "{err}");
+    // `features` says what the runtime applies, as JSON.
+    let (code, out, err) = isolab(&dir, &["features"]);
+    assert_eq!(code, 0, "{err}");
+    let features: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(features["ociVersionMax"], isolab::oci_state::OCI_VERSION);
+    assert_eq!(features["linux"]["seccomp"]["enabled"], true);
 }
 
 #[test]
