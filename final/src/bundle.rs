@@ -302,6 +302,13 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
                 &format!("{kind:?} is no RLIMIT_ name"),
             ));
         }
+        if rlimits.iter().any(|(k, _, _)| k == kind) {
+            // the runtime spec: each type at most once
+            return Err(bad(
+                &format!("process.rlimits[{i}].type"),
+                &format!("{kind} given twice"),
+            ));
+        }
         let num = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
         rlimits.push((kind.to_string(), num("soft"), num("hard")));
     }

@@ -98,6 +98,10 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         annotations: config.annotations.clone(),
         start_time: 0,
         cgroup: None,
+        creator: Some((
+            std::process::id() as i32,
+            start_time(std::process::id() as i32).unwrap_or(0),
+        )),
     };
     record.write(&dir)?; // `delete --force` can always find it
     let fifo = FifoGate::create(&dir.join(FIFO))?;
@@ -140,6 +144,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     record.pid = child.as_raw();
     record.start_time = start_time(child.as_raw()).unwrap_or(0);
     record.status = Status::Created;
+    record.creator = None;
     record.write(&dir)?;
     if let Some(file) = &opts.pid_file {
         write_pid_file(file, child.as_raw())?;
@@ -301,7 +306,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     match record.status {
-        Status::Running | Status::Paused if !force => {
+        Status::Running | Status::Paused | Status::Creating if !force => {
             return Err(Error::Request(format!(
                 "cannot delete container {id} that is not stopped: {} (use --force)",
                 record.status

@@ -27,7 +27,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "text|json", default_value = "text")]
     log_format: String,
 
-    /// Narrate every syscall of the setup to stderr (or --log)
+    /// Narrate every syscall of the setup to stderr
     #[arg(long, global = true)]
     debug: bool,
 

@@ -26,7 +26,7 @@ pub fn loopback_up() -> Result<()> {
         if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) < 0 {
             Err("ioctl(SIOCGIFFLAGS, \"lo\")")
         } else {
-            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
             if libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) < 0 {
                 Err("ioctl(SIOCSIFFLAGS, \"lo\", IFF_UP)")
             } else {
@@ -38,7 +38,7 @@ pub fn loopback_up() -> Result<()> {
     // SAFETY: our own fd, closed once.
     unsafe { libc::close(sock) };
     result.map_err(|call| Error::syscall(call, errno))?;
-    explain::syscall("ioctl(SIOCSIFFLAGS, \"lo\", IFF_UP|IFF_RUNNING)", 0);
+    explain::syscall("ioctl(SIOCSIFFLAGS, \"lo\", IFF_UP)", 0);
     Ok(())
 }
 // ANCHOR_END: loopback_up

@@ -52,7 +52,7 @@ impl std::fmt::Display for Status {
             Status::Paused => "paused",
             Status::Stopped => "stopped",
         };
-        f.write_str(s)
+        f.pad(s) // honours widths: `list`'s columns
     }
 }
 
@@ -82,6 +82,10 @@ pub struct Record {
     /// The cgroup the runtime made, removed by `delete`.
     #[serde(default)]
     pub cgroup: Option<String>,
+    /// While `creating`: the `create` process (PID, start time). If it died
+    /// half way, the container is as good as stopped.
+    #[serde(default)]
+    pub creator: Option<(i32, u64)>,
 }
 // ANCHOR_END: record
 
@@ -103,6 +107,14 @@ pub struct Printed<'a> {
 impl Record {
     /// The record with `status` as the kernel shows it now.
     pub fn refreshed(mut self, dir: &Path) -> Record {
+        if self.status == Status::Creating {
+            // Until `create` writes the process: creating while it runs.
+            if !self.creator.is_some_and(|(pid, start)| alive(pid, start)) {
+                self.status = Status::Stopped;
+                self.pid = 0;
+            }
+            return self;
+        }
         self.status = status_of(self.pid, self.start_time, dir);
         if self.status == Status::Stopped {
             self.pid = 0;
@@ -286,10 +298,26 @@ mod tests {
             annotations: BTreeMap::new(),
             start_time: start + 1,
             cgroup: None,
+            creator: None,
         };
         record.write(&dir).unwrap();
         let back = Record::read(&dir).unwrap().refreshed(&dir);
         assert_eq!((back.status, back.pid), (Status::Stopped, 0));
+        let creating = Record {
+            status: Status::Creating,
+            creator: Some((me, start)),
+            ..back.clone()
+        };
+        assert_eq!(creating.clone().refreshed(&dir).status, Status::Creating);
+        let orphan = Record {
+            creator: Some((me, start + 1)),
+            ..creating
+        };
+        assert_eq!(
+            orphan.refreshed(&dir).status,
+            Status::Stopped,
+            "create died"
+        );
         let printed = serde_json::to_value(back.printed()).unwrap();
         assert_eq!(printed["ociVersion"], OCI_VERSION);
         assert!(printed.get("startTime").is_none(), "ours, not printed");
