@@ -56,6 +56,7 @@ pub struct Config {
     pub selinux_label: Option<String>,
     pub mount_label: Option<String>,
     pub oom_score_adj: Option<i64>,
+    pub hooks: crate::hooks::Hooks,
 }
 
 /// The fields isolab applies; any other present in config.json is an
@@ -159,7 +160,7 @@ fn walk(value: &Value, path: &str, pattern: &str, found: &mut Vec<String>) {
                     }
                     continue;
                 }
-                if !SUPPORTED.contains(&pat.as_str()) {
+                if !SUPPORTED.contains(&pat.as_str()) && !hook_field(&pat) {
                     found.push(p);
                     continue;
                 }
@@ -172,6 +173,23 @@ fn walk(value: &Value, path: &str, pattern: &str, found: &mut Vec<String>) {
             }
         }
         _ => {}
+    }
+}
+
+/// `hooks`, `hooks.KIND` and each hook's four fields.
+fn hook_field(pattern: &str) -> bool {
+    let mut parts = pattern.split('.');
+    if parts.next() != Some("hooks") {
+        return false;
+    }
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (None, ..) => true,
+        (Some(kind), None, ..) => crate::hooks::KINDS.contains(&kind),
+        (Some(kind), Some("*"), Some(field), None) => {
+            crate::hooks::KINDS.contains(&kind)
+                && ["path", "args", "env", "timeout"].contains(&field)
+        }
+        _ => false,
     }
 }
 
@@ -312,6 +330,27 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         let num = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
         rlimits.push((kind.to_string(), num("soft"), num("hard")));
     }
+    let hooks: crate::hooks::Hooks = match at(v, "hooks") {
+        Some(h) => serde_json::from_value(h.clone()).map_err(|e| bad("hooks", &e.to_string()))?,
+        None => Default::default(),
+    };
+    for (kind, list) in [
+        ("prestart", &hooks.prestart),
+        ("createRuntime", &hooks.create_runtime),
+        ("createContainer", &hooks.create_container),
+        ("startContainer", &hooks.start_container),
+        ("poststart", &hooks.poststart),
+        ("poststop", &hooks.poststop),
+    ] {
+        for (i, hook) in list.iter().enumerate() {
+            if !hook.path.starts_with('/') {
+                return Err(bad(
+                    &format!("hooks.{kind}[{i}].path"),
+                    "must be an absolute path",
+                ));
+            }
+        }
+    }
     let limits = Limits {
         memory: at(v, "linux.resources.memory.limit").and_then(Value::as_u64),
         pids: at(v, "linux.resources.pids.limit").and_then(Value::as_u64),
@@ -357,6 +396,7 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         selinux_label: str_at(v, "process.selinuxLabel").map(str::to_string),
         mount_label: str_at(v, "linux.mountLabel").map(str::to_string),
         oom_score_adj: at(v, "process.oomScoreAdj").and_then(Value::as_i64),
+        hooks,
     })
 }
 

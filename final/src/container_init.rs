@@ -37,6 +37,8 @@ pub struct Setup<'a> {
     pub filter: Option<&'a Program>,
     pub apparmor: Option<&'a str>,
     pub selinux: Option<&'a Contexts>,
+    /// `<root>/<id>`: the state the container's own hooks read.
+    pub state_dir: &'a Path,
 }
 
 // ANCHOR: sequence
@@ -66,6 +68,13 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     let masked: Vec<&str> = config.masked.iter().map(String::as_str).collect();
     let readonly: Vec<&str> = config.readonly.iter().map(String::as_str).collect();
     masked::apply_lists(&root, &masked, &readonly)?;
+    // The runtime's hooks (prestart, createRuntime) run now, then ours, in
+    // this mount namespace before pivot_root; the state is read while the
+    // host's paths are still in reach.
+    chan.ready()?;
+    chan.wait_go()?;
+    let state = crate::oci_state::Record::read(setup.state_dir)?.json();
+    crate::hooks::run_all("createContainer", &config.hooks.create_container, &state)?;
     // The gate, by an fd path the new /proc resolves after pivot_root.
     let gate_path = format!("/proc/self/fd/{}", setup.fifo.as_raw_fd());
     pivot::pivot_root(rootfs)?;
@@ -114,6 +123,11 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     chan.ready()?; // sync 1: `create` writes the PID file and exits
     let mut gate = FifoGate(gate_path.into());
     if let Err(e) = gate.wait_start() {
+        crate::cli::warn(&format!("isolab: {e}"));
+        return Ok(1);
+    }
+    // startContainer: inside the container, before the command.
+    if let Err(e) = crate::hooks::run_all("startContainer", &config.hooks.start_container, &state) {
         crate::cli::warn(&format!("isolab: {e}"));
         return Ok(1);
     }

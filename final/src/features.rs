@@ -14,8 +14,7 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        // no hooks yet: an engine must not expect them to run
-        "hooks": [],
+        "hooks": crate::hooks::KINDS,
         "mountOptions": [
             "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
             "noatime", "nodiratime", "relatime", "strictatime", "sync", "bind", "rbind"
@@ -73,7 +72,7 @@ mod tests {
         let parsed = crate::bundle::parse(&dir, &spec);
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(parsed.unwrap().namespaces, ns);
-        assert_eq!(f["hooks"], json!([]));
+        assert_eq!(f["hooks"].as_array().unwrap().len(), 6);
         assert_eq!(f["ociVersionMax"], OCI_VERSION);
     }
 }

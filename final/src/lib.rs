@@ -16,6 +16,8 @@ pub mod cap_sets;
 pub mod container_init;
 pub mod default_spec;
 pub mod features;
+pub mod freeze;
+pub mod hooks;
 pub mod lifecycle;
 pub mod netns;
 pub mod oci_state;

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::explain::{self, Role};
 use crate::oci_state::{self, FIFO, OCI_VERSION, Record, Status};
 use crate::sync::{self, ChildEnd, FifoGate};
-use crate::{cgroup_sweep, clone, security, signals};
+use crate::{cgroup_sweep, clone, hooks, security, signals};
 
 /// The flags `create` and `run` share.
 #[derive(Debug, Clone)]
@@ -102,6 +102,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
             std::process::id() as i32,
             start_time(std::process::id() as i32).unwrap_or(0),
         )),
+        hooks: config.hooks.clone(),
     };
     record.write(&dir)?; // `delete --force` can always find it
     let fifo = FifoGate::create(&dir.join(FIFO))?;
@@ -134,13 +135,29 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         filter: filter.as_ref(),
         apparmor: apparmor.as_deref(),
         selinux: selinux.as_ref(),
+        state_dir: &dir,
     };
     let child = clone::clone(clone_flags(&config), || child(&setup, &mut child_end))?;
     drop(child_end);
     undo.child = Some(child);
     cg.join(child.as_raw())?;
     runtime.parent_done()?; // sync 0
-    sync::expect_ready(&mut runtime, child)?; // sync 1: set up, waiting
+    // ANCHOR: hooks
+    // The child's namespaces and mounts are made, pivot_root not yet: the
+    // runtime's hooks run now, with the process in the state they read.
+    sync::expect_ready(&mut runtime, child)?;
+    record.pid = child.as_raw();
+    record.start_time = start_time(child.as_raw()).unwrap_or(0);
+    record.write(&dir)?;
+    hooks::run_all("prestart", &config.hooks.prestart, &record.json())?;
+    hooks::run_all(
+        "createRuntime",
+        &config.hooks.create_runtime,
+        &record.json(),
+    )?;
+    runtime.go()?; // the child runs createContainer, then pivots
+    // ANCHOR_END: hooks
+    sync::expect_ready(&mut runtime, child)?; // set up, waiting for start
     record.pid = child.as_raw();
     record.start_time = start_time(child.as_raw()).unwrap_or(0);
     record.status = Status::Created;
@@ -237,6 +254,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     FifoGate::open(&dir.join(FIFO))?;
     // Gone: from now on `state` says running.
     let _ = std::fs::remove_file(dir.join(FIFO));
+    let record = record.refreshed(&dir);
+    hooks::run_all_warning("poststart", &record.hooks.poststart, &record.json());
     Ok(())
 }
 // ANCHOR_END: start
@@ -314,6 +333,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
         Status::Stopped => {}
         _ => {
+            // A frozen task holds its SIGKILL until thawed.
+            if let (Status::Paused, Some(name)) = (record.status, &record.cgroup) {
+                let _ = crate::freeze::set(name, false);
+            }
             let _ = nix::sys::signal::kill(Pid::from_raw(record.pid), Signal::SIGKILL);
             wait_gone(record.pid, record.start_time);
         }
@@ -322,7 +345,15 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         // kills what is left in it (a daemon the command left behind)
         cgroup_sweep::remove_stale(&layout, id);
     }
-    std::fs::remove_dir_all(&dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))
+    std::fs::remove_dir_all(&dir)
+        .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+    let record = Record {
+        status: Status::Stopped,
+        pid: 0,
+        ..record
+    };
+    hooks::run_all_warning("poststop", &record.hooks.poststop, &record.json());
+    Ok(())
 }
 // ANCHOR_END: delete
 
@@ -368,4 +399,38 @@ pub fn run(root: &Path, id: &str, opts: &CreateOpts, detach: bool) -> Result<i32
     let status = signals::supervise(child, |_, _| {})?;
     let _ = delete(root, id, true);
     Ok(signals::exit_code(status))
+}
+
+// ANCHOR: pause
+/// `pause`: freeze a running container's cgroup; `resume`: thaw a paused
+/// one. `state` then says paused, from the cgroup itself.
+pub fn pause(root: &Path, id: &str, pause: bool) -> Result<()> {
+    let (_, record) = load(root, id)?;
+    let want = if pause {
+        Status::Running
+    } else {
+        Status::Paused
+    };
+    if record.status != want {
+        return Err(Error::Request(format!(
+            "container {id} is {}, not {want}",
+            record.status
+        )));
+    }
+    let Some(name) = &record.cgroup else {
+        return Err(Error::Request(format!(
+            "container {id} has no cgroup to freeze"
+        )));
+    };
+    crate::freeze::set(name, pause)
+}
+// ANCHOR_END: pause
+
+/// `ps`: the PIDs of the container's cgroup (host PIDs, as runc prints).
+pub fn ps(root: &Path, id: &str) -> Result<Vec<i32>> {
+    let (_, record) = load(root, id)?;
+    if record.status == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    Ok(cgroup_pids(&record))
 }

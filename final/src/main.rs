@@ -87,6 +87,16 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Freeze every process of a running container (cgroup freezer)
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// List the processes of a container (host PIDs)
+    Ps {
+        #[arg(long, short, value_name = "table|json", default_value = "table")]
+        format: String,
+        id: String,
+    },
     /// Print what this runtime supports, as JSON (runtime spec features.md)
     Features,
     /// The steps' tools: rootfs (images for bundles), inspect, probe, ...
@@ -226,6 +236,36 @@ fn dispatch(cli: &Cli) -> Result<i32> {
                     t
                 }
                 (other, _) => {
+                    return Err(Error::BadFlag(format!(
+                        "--format {other}: use table or json"
+                    )));
+                }
+            };
+            isolab::cli::out(&text);
+            Ok(0)
+        }
+        Command::Pause { id } => lifecycle::pause(&cli.root, id, true).map(|()| 0),
+        Command::Resume { id } => lifecycle::pause(&cli.root, id, false).map(|()| 0),
+        Command::Ps { format, id } => {
+            let pids = lifecycle::ps(&cli.root, id)?;
+            let text = match format.as_str() {
+                "json" => serde_json::to_string(&pids).unwrap_or_default() + "\n",
+                "table" => {
+                    let mut t = format!("{:<8} {}\n", "PID", "CMD");
+                    for pid in pids {
+                        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                            .map(|b| {
+                                String::from_utf8_lossy(&b)
+                                    .replace('\0', " ")
+                                    .trim_end()
+                                    .to_string()
+                            })
+                            .unwrap_or_default();
+                        t.push_str(&format!("{pid:<8} {cmd}\n"));
+                    }
+                    t
+                }
+                other => {
                     return Err(Error::BadFlag(format!(
                         "--format {other}: use table or json"
                     )));

@@ -86,6 +86,9 @@ pub struct Record {
     /// half way, the container is as good as stopped.
     #[serde(default)]
     pub creator: Option<(i32, u64)>,
+    /// config.json's hooks: `start` runs poststart, `delete` poststop.
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
 }
 // ANCHOR_END: record
 
@@ -120,6 +123,11 @@ impl Record {
             self.pid = 0;
         }
         self
+    }
+
+    /// The state as hooks get it on stdin, and `state` prints it.
+    pub fn json(&self) -> String {
+        serde_json::to_string(&self.printed()).unwrap_or_default()
     }
 
     /// The spec's view of it, for `state` and `list`.
@@ -299,6 +307,7 @@ mod tests {
             start_time: start + 1,
             cgroup: None,
             creator: None,
+            hooks: Default::default(),
         };
         record.write(&dir).unwrap();
         let back = Record::read(&dir).unwrap().refreshed(&dir);

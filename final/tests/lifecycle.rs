@@ -444,3 +444,153 @@ fn config_seccomp_oom_score_and_labels() {
     }
     assert_eq!(std::fs::read_dir(root).map(|d| d.count()).unwrap_or(0), 0);
 }
+
+#[test]
+fn pause_freezes_every_process_and_resume_thaws_them() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-pause");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    // A child of the command ticks too: the freezer stops the whole cgroup.
+    let b = bundle(
+        &dir,
+        "(while :; do echo x >> /out/ticks; sleep 0.02; done) & echo up > /out/up; wait",
+        |_| {},
+    );
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "run",
+            "--detach",
+            "--bundle",
+            b.to_str().unwrap(),
+            "p1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    wait_for(&dir.0.join("out/up"));
+    let pid = state(&dir, root, "p1")["pid"].as_i64().unwrap();
+    let (code, out, err) = isolab(&dir, &["--root", root, "ps", "--format", "json", "p1"]);
+    assert_eq!(code, 0, "{err}");
+    let pids: Vec<i64> = serde_json::from_str(&out).unwrap();
+    // sh and its ticking subshell (and, now and then, a sleep)
+    assert!(pids.contains(&pid) && pids.len() >= 2, "{pids:?}");
+    let ticks = || {
+        std::fs::read_to_string(dir.0.join("out/ticks"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let (code, _, err) = isolab(&dir, &["--root", root, "pause", "p1"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(state(&dir, root, "p1")["status"], "paused");
+    let frozen_at = ticks();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(ticks(), frozen_at, "nothing ran while paused");
+    let (code, _, err) = isolab(&dir, &["--root", root, "pause", "p1"]);
+    assert_eq!(code, 1, "a paused container can't be paused: {err}");
+    let (code, _, err) = isolab(&dir, &["--root", root, "resume", "p1"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(state(&dir, root, "p1")["status"], "running");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(ticks() > frozen_at, "it runs again");
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "p1"]);
+    assert_eq!(code, 0, "{err}");
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+    assert!(!cgroup_exists("p1"));
+}
+
+#[test]
+fn hooks_run_where_and_when_the_spec_says() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-hooks");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let out = dir.0.join("out");
+    let o = out.display().to_string();
+    let sh = |script: String| json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
+    let b = bundle(&dir, "echo ran > /out/ran; sleep 60", |spec| {
+        spec["hooks"] = json!({
+            "createRuntime": [sh(format!("cat > {o}/createRuntime.json; readlink /proc/self/ns/mnt > {o}/cr-mnt"))],
+            "createContainer": [sh(format!("readlink /proc/self/ns/mnt > {o}/cc-mnt"))],
+            // after pivot_root: a path of the container, /out is its bind
+            "startContainer": [sh("test -e /out/ran || echo before-the-command > /out/start-hook".into())],
+            "poststart": [sh(format!("cat > {o}/poststart.json"))],
+            "poststop": [sh(format!("cat > {o}/poststop.json"))]
+        });
+    });
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "h1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let pid = state(&dir, root, "h1")["pid"].as_i64().unwrap();
+    let json = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap()
+    };
+    let cr = json("createRuntime.json");
+    assert_eq!(
+        (cr["id"].as_str(), cr["status"].as_str(), cr["pid"].as_i64()),
+        (Some("h1"), Some("creating"), Some(pid))
+    );
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    assert_eq!(
+        read("cr-mnt").trim(),
+        host_mnt.to_str().unwrap(),
+        "createRuntime: the runtime's namespace"
+    );
+    assert_ne!(
+        read("cc-mnt").trim(),
+        host_mnt.to_str().unwrap(),
+        "createContainer: the container's"
+    );
+    assert!(
+        !out.join("start-hook").exists(),
+        "startContainer waits for start"
+    );
+    let (code, _, err) = isolab(&dir, &["--root", root, "start", "h1"]);
+    assert_eq!(code, 0, "{err}");
+    wait_for(&out.join("ran"));
+    assert_eq!(read("start-hook"), "before-the-command\n");
+    assert_eq!(json("poststart.json")["status"], "running");
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "h1"]);
+    assert_eq!(code, 0, "{err}");
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+    assert_eq!(json("poststop.json")["status"], "stopped");
+
+    // A failing createRuntime hook fails create, and nothing is left.
+    let b = bundle(&dir, "true", |spec| {
+        spec["hooks"] = json!({"createRuntime": [sh("exit 7".into())]});
+    });
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "h2",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_one_line(&err);
+    assert!(
+        err.contains("createRuntime hook /bin/sh: exited with exit status: 7"),
+        "{err}"
+    );
+    assert!(!Path::new(root).join("h2").exists());
+    assert!(!cgroup_exists("h2"));
+}
