@@ -258,7 +258,7 @@ pub fn options(list: &[String]) -> Result<(MsFlags, String)> {
 /// Capabilities, user and rlimits, as config.json gives them. The bounding
 /// set first (it needs CAP_SETPCAP), the user switch with the permitted
 /// set kept across it, then the sets exactly as listed.
-fn privileges(config: &Config) -> Result<()> {
+pub fn privileges(config: &Config) -> Result<()> {
     let set = |names: &[String]| cap_sets::known(names);
     let bounding = set(&config.bounding);
     capabilities::drop_bounding(&capabilities::Plan {

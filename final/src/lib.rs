@@ -15,6 +15,7 @@ pub mod bundle;
 pub mod cap_sets;
 pub mod container_init;
 pub mod default_spec;
+pub mod exec_process;
 pub mod features;
 pub mod freeze;
 pub mod hooks;

@@ -286,6 +286,20 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     Ok(())
 }
 
+/// The `cgroup.procs` files of the container's cgroup, one per hierarchy:
+/// writing a PID there moves that process in (`exec`).
+pub fn cgroup_procs_files(record: &Record) -> Vec<PathBuf> {
+    let (Some(name), Ok(layout)) = (&record.cgroup, Layout::detect()) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = layout.v2.iter().map(|r| r.join(name)).collect();
+    dirs.extend(layout.v1.iter().map(|h| h.mount.join(name)));
+    dirs.into_iter()
+        .map(|d| d.join("cgroup.procs"))
+        .filter(|f| f.exists())
+        .collect()
+}
+
 /// The PIDs in the container's cgroup (v2 or any v1 hierarchy).
 fn cgroup_pids(record: &Record) -> Vec<i32> {
     let Some(name) = &record.cgroup else {

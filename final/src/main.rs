@@ -87,6 +87,40 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run another process in a running container
+    #[command(after_help = "Example: isolab exec demo sh -c 'ps; hostname'")]
+    Exec {
+        /// The process as a runtime-spec process object in FILE (engines)
+        #[arg(long, value_name = "FILE")]
+        process: Option<PathBuf>,
+        /// Return once it runs (a subreaper, or the host's init, adopts it)
+        #[arg(long, short)]
+        detach: bool,
+        /// Write its host PID to FILE
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        /// Working directory inside the container
+        #[arg(long)]
+        cwd: Option<String>,
+        /// KEY=VALUE, added to the container's environment
+        #[arg(long, short)]
+        env: Vec<String>,
+        /// UID[:GID] to run as
+        #[arg(long, short)]
+        user: Option<String>,
+        /// A capability to add (to bounding, effective and permitted)
+        #[arg(long = "cap", short = 'c', value_name = "CAP")]
+        caps: Vec<String>,
+        /// Set no_new_privs even if the container's process has it off
+        #[arg(long)]
+        no_new_privs: bool,
+        /// A terminal needs --console-socket, not supported yet
+        #[arg(long, short)]
+        tty: bool,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Freeze every process of a running container (cgroup freezer)
     Pause { id: String },
     /// Thaw a paused container
@@ -243,6 +277,37 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             };
             isolab::cli::out(&text);
             Ok(0)
+        }
+        Command::Exec {
+            process,
+            detach,
+            pid_file,
+            cwd,
+            env,
+            user,
+            caps,
+            no_new_privs,
+            tty,
+            id,
+            command,
+        } => {
+            if *tty {
+                return Err(Error::BadFlag(
+                    "--tty needs --console-socket, not supported by isolab yet".into(),
+                ));
+            }
+            let opts = isolab::exec_process::ExecOpts {
+                process: process.clone(),
+                args: command.clone(),
+                cwd: cwd.clone(),
+                env: env.clone(),
+                user: user.clone(),
+                caps: caps.clone(),
+                no_new_privs: *no_new_privs,
+                detach: *detach,
+                pid_file: pid_file.clone(),
+            };
+            isolab::exec_process::exec(&cli.root, id, &opts)
         }
         Command::Pause { id } => lifecycle::pause(&cli.root, id, true).map(|()| 0),
         Command::Resume { id } => lifecycle::pause(&cli.root, id, false).map(|()| 0),

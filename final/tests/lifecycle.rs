@@ -594,3 +594,107 @@ fn hooks_run_where_and_when_the_spec_says() {
     assert!(!Path::new(root).join("h2").exists());
     assert!(!cgroup_exists("h2"));
 }
+
+#[test]
+fn exec_joins_the_running_container() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-exec");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let b = bundle(&dir, "echo up > /out/up; sleep 60", |_| {});
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "run",
+            "--detach",
+            "--bundle",
+            b.to_str().unwrap(),
+            "e1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    wait_for(&dir.0.join("out/up"));
+    let init = state(&dir, root, "e1")["pid"].as_i64().unwrap() as i32;
+    // In the container's namespaces and with its privileges: PID 2 of its
+    // PID namespace, its hostname, its capabilities; and its exit status.
+    let (code, out, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "exec",
+            "e1",
+            "sh",
+            "-c",
+            "echo $$; hostname; grep CapEff /proc/self/status; readlink /proc/self/ns/mnt; exit 5",
+        ],
+    );
+    assert_eq!(code, 5, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(lines[0], "1", "not the container's init: {out}");
+    assert!(
+        lines[0].parse::<u32>().unwrap() < 100,
+        "a PID of the container's namespace: {out}"
+    );
+    assert_eq!(lines[1], "isolab");
+    assert_eq!(lines[2], "CapEff:\t0000000020000420");
+    let theirs = std::fs::read_link(format!("/proc/{init}/ns/mnt")).unwrap();
+    assert_eq!(lines[3], theirs.to_str().unwrap());
+    // --env and --user on top of the container's process.
+    let (code, out, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "exec",
+            "--env",
+            "X=1",
+            "--user",
+            "1000",
+            "e1",
+            "sh",
+            "-c",
+            "echo $X $(id -u)",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "1 1000\n"), "{err}");
+    // Detached, with a PID file: a process of the container's cgroup.
+    let pid_file = dir.0.join("exec.pid");
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "e1",
+            "sleep",
+            "30",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let (_, out, _) = isolab(&dir, &["--root", root, "ps", "--format", "json", "e1"]);
+    let pids: Vec<i64> = serde_json::from_str(&out).unwrap();
+    assert!(pids.contains(&pid), "{pid} in {pids:?}");
+    // A command the image lacks: 127, in one line.
+    let (code, _, err) = isolab(&dir, &["--root", root, "exec", "e1", "no-such-command"]);
+    assert_eq!(code, 127);
+    assert_one_line(&err);
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "e1"]);
+    assert_eq!(code, 0, "{err}");
+    // The detached process died with the cgroup; reap both, as a shim
+    // does, the exec'd one first: a dying PID 1 waits until every process
+    // of its namespace is reaped, this one included.
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(init), None);
+    let (code, _, err) = isolab(&dir, &["--root", root, "exec", "e1", "true"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!cgroup_exists("e1"));
+}

@@ -1,0 +1,248 @@
+//! `exec`: another process in a running container, as `docker exec`
+//! starts one. Nothing is cloned this time: the new process joins what
+//! the container's process already has, with setns(2) on the files of
+//! /proc/PID/ns, and its cgroup by writing its PID to `cgroup.procs`.
+//!
+//! A PID namespace is joined only by the children of the caller
+//! (setns(CLONE_NEWPID) changes where the *next* fork lands), so it takes
+//! two forks: the runtime forks a helper that joins everything, and the
+//! helper forks the process that sets up its privileges and execs. With
+//! `--detach` the helper exits at once. Its orphan goes where the helper's
+//! orphans go, by the helper's PID namespace, the host's: to the nearest
+//! subreaper (an engine's shim) or to the host's init, not to the
+//! container's PID 1 (runc's exec does the same).
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::unistd::{ForkResult, Pid};
+use serde_json::Value;
+
+use crate::bundle::{self, Config};
+use crate::error::{Error, Result};
+use crate::lifecycle;
+use crate::oci_state::Status;
+use crate::{bpf::Program, container_init, environ, exec, security};
+
+/// `exec`'s flags: either a whole process object (`--process FILE`, as
+/// engines pass it) or the command and a few overrides.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOpts {
+    pub process: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub cwd: Option<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+}
+
+/// The namespaces joined, in this order (the mount namespace last: after
+/// it, the host's /proc paths are gone).
+const NAMESPACES: [(&str, CloneFlags); 6] = [
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// The process config: the container's own, with `opts` applied.
+fn process_config(bundle_dir: &Path, opts: &ExecOpts) -> Result<Config> {
+    let file = bundle_dir.join("config.json");
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Error::Request(format!("{}: {e}", file.display())))?;
+    let mut spec: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Request(format!("{}: not JSON: {e}", file.display())))?;
+    if let Some(path) = &opts.process {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Request(format!("--process {}: {e}", path.display())))?;
+        spec["process"] = serde_json::from_str(&text)
+            .map_err(|e| Error::Request(format!("--process {}: not JSON: {e}", path.display())))?;
+    } else {
+        if opts.args.is_empty() {
+            return Err(Error::BadFlag(
+                "exec needs a command, or --process FILE".into(),
+            ));
+        }
+        let process = &mut spec["process"];
+        process["args"] = serde_json::json!(opts.args);
+        if let Some(cwd) = &opts.cwd {
+            process["cwd"] = serde_json::json!(cwd);
+        }
+        let mut env: Vec<String> = process["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .collect();
+        for kv in &opts.env {
+            let key = kv.split('=').next().unwrap_or("");
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(kv.clone());
+        }
+        process["env"] = serde_json::json!(env);
+        if let Some(user) = &opts.user {
+            let u = crate::user::parse(user).map_err(|e| Error::BadFlag(format!("--user {e}")))?;
+            process["user"] = serde_json::json!({"uid": u.uid, "gid": u.gid});
+        }
+        for cap in &opts.caps {
+            let name = if cap.starts_with("CAP_") {
+                cap.clone()
+            } else {
+                format!("CAP_{cap}")
+            };
+            for set in ["bounding", "effective", "permitted"] {
+                if let Some(list) = process["capabilities"][set].as_array_mut() {
+                    list.push(Value::String(name.clone()));
+                }
+            }
+        }
+        if opts.no_new_privs {
+            process["noNewPrivileges"] = Value::Bool(true);
+        }
+    }
+    // The process is checked like the container's, by path.
+    bundle::parse(bundle_dir, &spec)
+}
+
+// ANCHOR: exec
+/// Run a process in the running container `id`; its exit status, or 0
+/// with `--detach` once it runs.
+pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
+    let (_, record) = lifecycle::load(root, id)?;
+    if record.status != Status::Running {
+        return Err(Error::Request(format!(
+            "cannot exec in a container that is {}",
+            record.status
+        )));
+    }
+    let config = process_config(&record.bundle, opts)?;
+    let filter = security::seccomp(&config)?;
+    // Opened now, from the host's /proc, before anything is joined.
+    let mut namespaces = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let path = format!("/proc/{}/ns/{name}", record.pid);
+        let fd = std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {path}"), e))?;
+        namespaces.push((OwnedFd::from(fd), flag, name));
+    }
+    let procs = lifecycle::cgroup_procs_files(&record);
+    let (mut from_helper, to_runtime) =
+        std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
+    // SAFETY: the runtime is single-threaded; the child only makes
+    // syscalls and execs or exits.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::syscall("fork", e))? {
+        ForkResult::Child => {
+            drop(from_helper);
+            let code = match helper(
+                &namespaces,
+                &procs,
+                &config,
+                filter.as_ref(),
+                opts.detach,
+                to_runtime,
+            ) {
+                Ok(code) => code,
+                Err(e) => {
+                    crate::cli::warn(&format!("isolab: exec: {e}"));
+                    1
+                }
+            };
+            std::process::exit(code);
+        }
+        ForkResult::Parent { child: helper_pid } => {
+            drop(to_runtime);
+            let mut text = String::new();
+            let _ = from_helper.read_to_string(&mut text); // its child's PID, at EOF
+            let status = nix::sys::wait::waitpid(helper_pid, None)
+                .map_err(|e| Error::syscall("waitpid", e))?;
+            let code = match status {
+                nix::sys::wait::WaitStatus::Exited(_, c) => c,
+                nix::sys::wait::WaitStatus::Signaled(_, s, _) => 128 + s as i32,
+                _ => 1,
+            };
+            if let (Some(file), Ok(pid)) = (&opts.pid_file, text.trim().parse::<i32>()) {
+                std::fs::write(file, pid.to_string())
+                    .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
+            }
+            Ok(code)
+        }
+    }
+}
+// ANCHOR_END: exec
+
+/// The helper: into the cgroup and the namespaces, then fork the process.
+fn helper(
+    namespaces: &[(OwnedFd, CloneFlags, &str)],
+    procs: &[PathBuf],
+    config: &Config,
+    filter: Option<&Program>,
+    detach: bool,
+    mut to_runtime: std::os::unix::net::UnixStream,
+) -> Result<i32> {
+    let me = std::process::id().to_string();
+    for file in procs {
+        std::fs::write(file, &me)
+            .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
+    }
+    for (fd, flag, name) in namespaces {
+        nix::sched::setns(fd.as_fd(), *flag)
+            .map_err(|e| Error::syscall(format!("setns({name})"), e))?;
+    }
+    // SAFETY: single-threaded, as above.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::syscall("fork", e))? {
+        ForkResult::Child => {
+            drop(to_runtime);
+            let err = match process(config, filter) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            crate::cli::warn(&format!("isolab: exec: {err}"));
+            std::process::exit(if matches!(err, Error::Exec { code: 126, .. }) {
+                126
+            } else {
+                127
+            });
+        }
+        ForkResult::Parent { child } => {
+            let _ = to_runtime.write_all(child.as_raw().to_string().as_bytes());
+            drop(to_runtime);
+            if detach {
+                return Ok(0); // a subreaper (the engine's shim) adopts it
+            }
+            wait_for(child)
+        }
+    }
+}
+
+fn wait_for(child: Pid) -> Result<i32> {
+    match nix::sys::wait::waitpid(child, None).map_err(|e| Error::syscall("waitpid", e))? {
+        nix::sys::wait::WaitStatus::Exited(_, c) => Ok(c),
+        nix::sys::wait::WaitStatus::Signaled(_, s, _) => Ok(128 + s as i32),
+        _ => Ok(1),
+    }
+}
+
+/// The exec'd process, in the PID namespace now: privileges as the
+/// container's process got them, then execve.
+fn process(config: &Config, filter: Option<&Program>) -> Result<std::convert::Infallible> {
+    environ::replace(&config.env)?;
+    nix::unistd::chdir(config.cwd.as_str())
+        .map_err(|e| Error::syscall(format!("chdir({:?})", config.cwd), e))?;
+    let early = !config.no_new_privileges;
+    if early && let Some(f) = filter {
+        f.install()?;
+    }
+    container_init::privileges(config)?;
+    let late = filter.filter(|_| !early);
+    Err(exec::execvp_then(&config.args, &mut || {
+        late.map(|f| f.install().map(|_| ()))
+            .transpose()
+            .map(|_| ())
+    }))
+}
