@@ -46,6 +46,9 @@ pub struct Config {
     pub mounts: Vec<MountSpec>,
     /// Namespace types to create, as the spec names them.
     pub namespaces: Vec<String>,
+    /// Namespaces to join instead: (type, path of a namespace file, such
+    /// as /proc/PID/ns/net or a bind mount of one under /run/netns).
+    pub joins: Vec<(String, PathBuf)>,
     pub masked: Vec<String>,
     pub readonly: Vec<String>,
     pub limits: Limits,
@@ -98,6 +101,7 @@ const SUPPORTED: &[&str] = &[
     "linux",
     "linux.namespaces",
     "linux.namespaces.*.type",
+    "linux.namespaces.*.path",
     "linux.maskedPaths",
     "linux.mountLabel",
     "linux.readonlyPaths",
@@ -122,8 +126,8 @@ const SECCOMP_UNSUPPORTED: [&str; 3] = [
     "linux.seccomp.listenerMetadata",
 ];
 
-/// Namespace types the setup creates (joining one by `path`, and the user
-/// and time namespaces, come later).
+/// Namespace types the setup creates or, by `path`, joins (the mount
+/// namespace is always new; the user and time namespaces come later).
 const NAMESPACES: [&str; 6] = ["pid", "network", "ipc", "uts", "mount", "cgroup"];
 
 /// Mount types the setup knows.
@@ -282,7 +286,7 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         }
         mounts.push(spec);
     }
-    let mut namespaces = Vec::new();
+    let (mut namespaces, mut joins) = (Vec::new(), Vec::new());
     for (i, ns) in at(v, "linux.namespaces")
         .and_then(Value::as_array)
         .into_iter()
@@ -296,15 +300,38 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
                 &format!("{kind:?}: isolab creates {} so far", NAMESPACES.join(", ")),
             ));
         }
-        namespaces.push(kind.to_string());
-    }
-    for needed in ["mount", "pid"] {
-        if !namespaces.iter().any(|n| n == needed) {
-            return Err(bad(
-                "linux.namespaces",
-                &format!("no {needed} namespace: isolab always makes one"),
-            ));
+        match ns.get("path").and_then(Value::as_str) {
+            Some(path) if kind == "mount" => {
+                return Err(bad(
+                    &format!("linux.namespaces[{i}].path"),
+                    &format!("{path}: joining a mount namespace is not supported by isolab yet"),
+                ));
+            }
+            Some(path) if !path.starts_with('/') => {
+                return Err(bad(
+                    &format!("linux.namespaces[{i}].path"),
+                    "must be an absolute path",
+                ));
+            }
+            Some(path) => joins.push((kind.to_string(), PathBuf::from(path))),
+            None => namespaces.push(kind.to_string()),
         }
+    }
+    if !namespaces.iter().any(|n| n == "mount") {
+        return Err(bad(
+            "linux.namespaces",
+            "no mount namespace: isolab always makes one",
+        ));
+    }
+    if !namespaces
+        .iter()
+        .chain(joins.iter().map(|(k, _)| k))
+        .any(|n| n == "pid")
+    {
+        return Err(bad(
+            "linux.namespaces",
+            "no pid namespace: isolab always makes or joins one",
+        ));
     }
     let mut rlimits = Vec::new();
     for (i, r) in at(v, "process.rlimits")
@@ -382,6 +409,7 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         hostname: str_at(v, "hostname").map(str::to_string),
         mounts,
         namespaces,
+        joins,
         masked: strings_at(v, "linux.maskedPaths"),
         readonly: strings_at(v, "linux.readonlyPaths"),
         limits,

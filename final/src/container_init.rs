@@ -39,6 +39,8 @@ pub struct Setup<'a> {
     pub selinux: Option<&'a Contexts>,
     /// `<root>/<id>`: the state the container's own hooks read.
     pub state_dir: &'a Path,
+    /// Namespaces to join (all but PID, which `create` joined).
+    pub joins: &'a [(OwnedFd, nix::sched::CloneFlags, String)],
 }
 
 // ANCHOR: sequence
@@ -46,8 +48,21 @@ pub struct Setup<'a> {
 /// failure after sync 1, printed, as exit code 127 or 126).
 pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     let config = setup.config;
-    init::close_inherited_fds(chan, &[setup.fifo.as_raw_fd()])?;
+    let mut keep = vec![setup.fifo.as_raw_fd()];
+    keep.extend(setup.joins.iter().map(|(fd, _, _)| fd.as_raw_fd()));
+    init::close_inherited_fds(chan, &keep)?;
     chan.wait_parent()?; // sync 0: in our cgroup
+    // ANCHOR: joins
+    // Namespaces named by path are joined, not made (pods share one
+    // network namespace this way); the PID one `create` joined already.
+    for (fd, flag, kind) in setup.joins {
+        if *flag != nix::sched::CloneFlags::CLONE_NEWPID {
+            nix::sched::setns(fd, *flag)
+                .map_err(|e| Error::syscall(format!("setns({kind})"), e))?;
+            explain::syscall(&format!("setns({kind})"), 0);
+        }
+    }
+    // ANCHOR_END: joins
     if config.namespaces.iter().any(|n| n == "cgroup") {
         cgroupns::unshare()?; // its root is our cgroup
     }

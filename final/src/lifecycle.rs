@@ -121,6 +121,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         None => None,
     };
     let selinux = security::selinux(&config)?;
+    let joins = open_joins(&config)?;
     let layout = Layout::detect()?;
     let mut cg = Cgroup::create(&layout, id, &config.limits)?;
     undo.cgroup = Some(id.to_string());
@@ -136,7 +137,17 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         apparmor: apparmor.as_deref(),
         selinux: selinux.as_ref(),
         state_dir: &dir,
+        joins: &joins,
     };
+    // A PID namespace is joined by the parent: setns(CLONE_NEWPID) moves
+    // where our next child lands, which is the container's process.
+    if let Some((fd, _, _)) = joins
+        .iter()
+        .find(|(_, f, _)| *f == CloneFlags::CLONE_NEWPID)
+    {
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
+            .map_err(|e| Error::syscall("setns(pid)", e))?;
+    }
     let child = clone::clone(clone_flags(&config), || child(&setup, &mut child_end))?;
     drop(child_end);
     undo.child = Some(child);
@@ -171,6 +182,30 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     Ok(child)
 }
 // ANCHOR_END: create
+
+/// The namespaces config.json names by path, opened here (host paths),
+/// with the setns(2) flag of their type.
+pub fn open_joins(config: &Config) -> Result<Vec<(OwnedFd, CloneFlags, String)>> {
+    let mut out = Vec::new();
+    for (kind, path) in &config.joins {
+        let flag = match kind.as_str() {
+            "pid" => CloneFlags::CLONE_NEWPID,
+            "uts" => CloneFlags::CLONE_NEWUTS,
+            "ipc" => CloneFlags::CLONE_NEWIPC,
+            "network" => CloneFlags::CLONE_NEWNET,
+            "cgroup" => CloneFlags::CLONE_NEWCGROUP,
+            _ => continue,
+        };
+        let file = std::fs::File::open(path).map_err(|e| {
+            Error::Request(format!(
+                "config.json: linux.namespaces: {kind} {}: {e}",
+                path.display()
+            ))
+        })?;
+        out.push((OwnedFd::from(file), flag, kind.clone()));
+    }
+    Ok(out)
+}
 
 /// The namespaces the clone makes; the cgroup one is unshared by the child
 /// after it joined its cgroup (its root is then that cgroup).

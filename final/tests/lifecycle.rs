@@ -698,3 +698,87 @@ fn exec_joins_the_running_container() {
     assert!(err.contains("does not exist"), "{err}");
     assert!(!cgroup_exists("e1"));
 }
+
+#[test]
+fn namespaces_named_by_path_are_joined() {
+    require_root();
+    // A holder of its own network, UTS and PID namespaces, as a pod's
+    // pause container is: `unshare --fork` makes sleep PID 1 of the new one.
+    let mut holder = Command::new("unshare")
+        .args(["--net", "--uts", "--pid", "--fork", "sleep", "30"])
+        .spawn()
+        .expect("unshare (util-linux)");
+    let sleeper = (0..200)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            let text =
+                std::fs::read_to_string(format!("/proc/{}/task/{0}/children", holder.id())).ok()?;
+            text.split_whitespace().next()?.parse::<i32>().ok()
+        })
+        .expect("unshare's child");
+    let dir = TempDir::new("oci-join");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let ns = |kind: &str| format!("/proc/{sleeper}/ns/{kind}");
+    let b = bundle(
+        &dir,
+        "echo $$ > /out/pid; readlink /proc/self/ns/net > /out/net; readlink /proc/self/ns/uts > /out/uts",
+        |spec| {
+            spec["linux"]["namespaces"] = json!([
+                {"type": "pid", "path": ns("pid")},
+                {"type": "network", "path": ns("net")},
+                {"type": "uts", "path": ns("uts")},
+                {"type": "ipc"}, {"type": "mount"}, {"type": "cgroup"}
+            ]);
+        },
+    );
+    let (code, _, err) = isolab(
+        &dir,
+        &["--root", root, "run", "--bundle", b.to_str().unwrap(), "j1"],
+    );
+    let target = |kind: &str| std::fs::read_link(ns(kind)).unwrap().display().to_string();
+    let (net, uts) = (target("net"), target("uts"));
+    // The holder's PID 1 first (unshare need not take it along), by PID.
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code, 0, "{err}");
+    let read = |name: &str| std::fs::read_to_string(dir.0.join("out").join(name)).unwrap();
+    assert_eq!(
+        read("pid"),
+        "2\n",
+        "PID 2 in the holder's PID namespace, where sleep is 1"
+    );
+    assert_eq!(read("net").trim(), net);
+    assert_eq!(read("uts").trim(), uts);
+    assert_ne!(
+        read("net").trim(),
+        std::fs::read_link("/proc/self/ns/net")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "not the host's"
+    );
+    // A mount namespace can't be joined; a missing path is one line.
+    let b = bundle(&dir, "true", |spec| {
+        spec["linux"]["namespaces"][0] = json!({"type": "pid", "path": "/no/such/ns"});
+    });
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "j2",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_one_line(&err);
+    assert!(err.contains("/no/such/ns"), "{err}");
+    assert!(!Path::new(root).join("j2").exists());
+}
