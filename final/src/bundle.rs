@@ -49,6 +49,9 @@ pub struct Config {
     /// Namespaces to join instead: (type, path of a namespace file, such
     /// as /proc/PID/ns/net or a bind mount of one under /run/netns).
     pub joins: Vec<(String, PathBuf)>,
+    /// With a new user namespace: its maps (container id, host id, count).
+    pub uid_mappings: Vec<crate::userns::IdMap>,
+    pub gid_mappings: Vec<crate::userns::IdMap>,
     pub masked: Vec<String>,
     pub readonly: Vec<String>,
     pub limits: Limits,
@@ -103,6 +106,14 @@ const SUPPORTED: &[&str] = &[
     "linux.namespaces.*.type",
     "linux.namespaces.*.path",
     "linux.maskedPaths",
+    "linux.uidMappings",
+    "linux.uidMappings.*.containerID",
+    "linux.uidMappings.*.hostID",
+    "linux.uidMappings.*.size",
+    "linux.gidMappings",
+    "linux.gidMappings.*.containerID",
+    "linux.gidMappings.*.hostID",
+    "linux.gidMappings.*.size",
     "linux.mountLabel",
     "linux.readonlyPaths",
     "linux.resources",
@@ -128,7 +139,7 @@ const SECCOMP_UNSUPPORTED: [&str; 3] = [
 
 /// Namespace types the setup creates or, by `path`, joins (the mount
 /// namespace is always new; the user and time namespaces come later).
-const NAMESPACES: [&str; 6] = ["pid", "network", "ipc", "uts", "mount", "cgroup"];
+const NAMESPACES: [&str; 7] = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"];
 
 /// Mount types the setup knows.
 const MOUNT_TYPES: [&str; 8] = [
@@ -317,6 +328,42 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             None => namespaces.push(kind.to_string()),
         }
     }
+    let maps = |key: &str| -> Vec<crate::userns::IdMap> {
+        at(v, key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let n = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0) as u32;
+                crate::userns::IdMap {
+                    inside: n("containerID"),
+                    outside: n("hostID"),
+                    count: n("size"),
+                }
+            })
+            .collect()
+    };
+    let (uid_mappings, gid_mappings) = (maps("linux.uidMappings"), maps("linux.gidMappings"));
+    let userns = namespaces.iter().any(|n| n == "user");
+    if userns && (uid_mappings.is_empty() || gid_mappings.is_empty()) {
+        return Err(bad(
+            "linux.uidMappings",
+            "a new user namespace needs uidMappings and gidMappings",
+        ));
+    }
+    let mapped = !uid_mappings.is_empty() || !gid_mappings.is_empty();
+    if mapped && !userns {
+        return Err(bad(
+            "linux.uidMappings",
+            "mappings without a new user namespace",
+        ));
+    }
+    if joins.iter().any(|(k, _)| k == "user") {
+        return Err(bad(
+            "linux.namespaces",
+            "joining a user namespace is not supported by isolab yet",
+        ));
+    }
     if !namespaces.iter().any(|n| n == "mount") {
         return Err(bad(
             "linux.namespaces",
@@ -410,6 +457,8 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         mounts,
         namespaces,
         joins,
+        uid_mappings,
+        gid_mappings,
         masked: strings_at(v, "linux.maskedPaths"),
         readonly: strings_at(v, "linux.readonlyPaths"),
         limits,

@@ -51,7 +51,10 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     let mut keep = vec![setup.fifo.as_raw_fd()];
     keep.extend(setup.joins.iter().map(|(fd, _, _)| fd.as_raw_fd()));
     init::close_inherited_fds(chan, &keep)?;
-    chan.wait_parent()?; // sync 0: in our cgroup
+    chan.wait_parent()?; // sync 0: in our cgroup, our maps written
+    if let Some(maps) = crate::lifecycle::maps_of(config) {
+        crate::userns::become_root(&maps)?; // uid 0 inside, the mapped id outside
+    }
     // ANCHOR: joins
     // Namespaces named by path are joined, not made (pods share one
     // network namespace this way); the PID one `create` joined already.
@@ -212,16 +215,36 @@ fn mount_one(
     };
     mount::mount(source, &target, fstype, first, &data)?;
     if bind && flags.intersects(!(MsFlags::MS_BIND | MsFlags::MS_REC)) {
-        // A bind takes its flags (ro, nosuid...) only on a remount.
+        // A bind takes its flags (ro, nosuid...) only on a remount, which
+        // changes one mount; an rbind's submounts take them from one
+        // mount_setattr(2) with AT_RECURSIVE (step 7's /sys).
         let again = root.open_target(&m.destination, false)?;
         let rest = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
-        mount::mount(
-            "none",
-            &again,
-            "",
-            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | rest,
-            "",
-        )?;
+        if flags.contains(MsFlags::MS_REC) {
+            let attr = |f: MsFlags, a: u64| if rest.contains(f) { a } else { 0 };
+            let set = attr(MsFlags::MS_RDONLY, mount::MOUNT_ATTR_RDONLY)
+                | attr(MsFlags::MS_NOSUID, mount::MOUNT_ATTR_NOSUID)
+                | attr(MsFlags::MS_NODEV, mount::MOUNT_ATTR_NODEV)
+                | attr(MsFlags::MS_NOEXEC, mount::MOUNT_ATTR_NOEXEC);
+            let shown = format!("mount_setattr({:?}, AT_RECURSIVE, {set:#x})", m.destination);
+            mount::setattr(
+                again.fd(),
+                mount::AT_RECURSIVE,
+                &mount::MountAttr {
+                    attr_set: set,
+                    ..Default::default()
+                },
+                &shown,
+            )?;
+        } else {
+            mount::mount(
+                "none",
+                &again,
+                "",
+                MsFlags::MS_REMOUNT | MsFlags::MS_BIND | rest,
+                "",
+            )?;
+        }
     }
     if m.destination == "/dev" && m.kind == "tmpfs" {
         dev::add_nodes(root, &rootfs.join("dev"), &dev::DEVICES)?;

@@ -20,7 +20,7 @@ pub fn features() -> Value {
             "noatime", "nodiratime", "relatime", "strictatime", "sync", "bind", "rbind"
         ],
         "linux": {
-            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup"],
+            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"],
             "capabilities": &crate::inspect::capability::NAMES[..],
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": {
@@ -67,6 +67,9 @@ mod tests {
             .collect();
         let mut spec = crate::default_spec::default_spec(None);
         spec["linux"]["namespaces"] = Value::Array(ns.iter().map(|n| json!({"type": n})).collect());
+        // a new user namespace comes with its maps
+        spec["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1}]);
+        spec["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1}]);
         let dir = std::env::temp_dir().join(format!("isolab-features-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("rootfs")).unwrap();
         let parsed = crate::bundle::parse(&dir, &spec);

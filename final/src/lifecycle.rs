@@ -69,6 +69,12 @@ pub fn load(root: &Path, id: &str) -> Result<(PathBuf, Record)> {
 pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     let dir = dir_of(root, id)?;
     let config = bundle::load(&opts.bundle)?; // checked before anything is made
+    if !crate::pseudofs::real_root() {
+        return Err(Error::Request(
+            "isolab create needs root so far (rootless: newuidmap, a delegated cgroup; to come)"
+                .into(),
+        ));
+    }
     std::fs::create_dir_all(root)
         .map_err(|e| Error::io(format!("creating {}", root.display()), e))?;
     // mkdir(2) is the lock: of two `create`s of one ID, one gets EEXIST.
@@ -106,6 +112,14 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     };
     record.write(&dir)?; // `delete --force` can always find it
     let fifo = FifoGate::create(&dir.join(FIFO))?;
+    // Container root opens it for writing: with a user namespace that is
+    // another host id, which must own it (mode 0600).
+    if let Some(maps) = maps_of(&config) {
+        let host =
+            |list: &[crate::userns::IdMap]| list.iter().find(|m| m.inside == 0).map(|m| m.outside);
+        std::os::unix::fs::chown(&fifo.0, host(&maps.uid), host(&maps.gid))
+            .map_err(|e| Error::io("chown of the start FIFO to container root", e))?;
+    }
     // O_PATH: the child reopens it through /proc/self/fd after pivot_root.
     let fifo_fd: OwnedFd = nix::fcntl::open(
         &fifo.0,
@@ -151,6 +165,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     let child = clone::clone(clone_flags(&config), || child(&setup, &mut child_end))?;
     drop(child_end);
     undo.child = Some(child);
+    if let Some(maps) = maps_of(&config) {
+        crate::userns::write_maps(child.as_raw(), &maps)?; // before the child may act
+    }
     cg.join(child.as_raw())?;
     runtime.parent_done()?; // sync 0
     // ANCHOR: hooks
@@ -218,10 +235,21 @@ fn clone_flags(config: &Config) -> CloneFlags {
             "uts" => CloneFlags::CLONE_NEWUTS,
             "ipc" => CloneFlags::CLONE_NEWIPC,
             "network" => CloneFlags::CLONE_NEWNET,
+            "user" => CloneFlags::CLONE_NEWUSER,
             _ => CloneFlags::empty(),
         };
     }
     flags
+}
+
+/// The user namespace's maps, as step 7 writes them.
+pub fn maps_of(config: &Config) -> Option<crate::userns::Maps> {
+    (!config.uid_mappings.is_empty()).then(|| crate::userns::Maps {
+        uid: config.uid_mappings.clone(),
+        gid: config.gid_mappings.clone(),
+        helpers: false,
+        single: false,
+    })
 }
 
 fn child(setup: &Setup, chan: &mut Option<ChildEnd>) -> isize {

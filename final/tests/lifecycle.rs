@@ -782,3 +782,69 @@ fn namespaces_named_by_path_are_joined() {
     assert!(err.contains("/no/such/ns"), "{err}");
     assert!(!Path::new(root).join("j2").exists());
 }
+
+#[test]
+fn a_new_user_namespace_maps_container_root_to_a_host_id() {
+    require_root();
+    let dir = TempDir::new("oci-userns");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    // `spec --rootless`'s config, for host id 100000: container root is
+    // that id on the host, with /sys bound from the host, read-only all
+    // the way down.
+    let b = bundle(
+        &dir,
+        "cat /proc/self/uid_map > /out/uid_map; id -u > /out/id; grep CapEff /proc/self/status > /out/caps; \
+         (touch /sys/fs/cgroup/x 2>/dev/null || touch /sys/kernel/x 2>/dev/null) && echo yes > /out/sys || echo no > /out/sys",
+        |spec| {
+            let rootless = isolab::default_spec::default_spec(Some((100_000, 100_000)));
+            spec["linux"]["namespaces"] = rootless["linux"]["namespaces"].clone();
+            spec["linux"]["uidMappings"] = rootless["linux"]["uidMappings"].clone();
+            spec["linux"]["gidMappings"] = rootless["linux"]["gidMappings"].clone();
+            spec["mounts"][5] = rootless["mounts"][5].clone();
+            spec["mounts"][2] = rootless["mounts"][2].clone();
+            // The image belongs to host root: container root (host id
+            // 100000) can't make a mount point in it, so /out is made here.
+            let image = PathBuf::from(spec["root"]["path"].as_str().unwrap());
+            std::fs::create_dir_all(image.join("out")).unwrap();
+        },
+    );
+    // Container root, host id 100000, writes the bound directory.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.0.join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, _, err) = isolab(
+        &dir,
+        &["--root", root, "run", "--bundle", b.to_str().unwrap(), "u1"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let read = |name: &str| std::fs::read_to_string(dir.0.join("out").join(name)).unwrap();
+    let map: Vec<String> = read("uid_map")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(map, ["0", "100000", "1"]);
+    assert_eq!(read("id"), "0\n");
+    assert_eq!(read("caps"), "CapEff:\t0000000020000420\n");
+    assert_eq!(
+        read("sys"),
+        "no\n",
+        "the host's /sys, read-only, submounts too"
+    );
+    // Mappings without a user namespace: an error by path.
+    let b = bundle(&dir, "true", |spec| {
+        spec["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1}]);
+    });
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "u2",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("linux.uidMappings"), "{err}");
+}
