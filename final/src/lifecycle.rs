@@ -77,21 +77,6 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     }
     std::fs::create_dir_all(root)
         .map_err(|e| Error::io(format!("creating {}", root.display()), e))?;
-    // mkdir(2) is the lock: of two `create`s of one ID, one gets EEXIST.
-    match std::fs::create_dir(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::Request(format!(
-                "container with id {id} already exists"
-            )));
-        }
-        Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
-    }
-    let mut undo = Undo {
-        dir: Some(dir.clone()),
-        cgroup: None,
-        child: None,
-    };
     let mut record = Record {
         oci_version: OCI_VERSION.into(),
         id: id.into(),
@@ -110,7 +95,12 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         )),
         hooks: config.hooks.clone(),
     };
-    record.write(&dir)?; // `delete --force` can always find it
+    publish(root, id, &record)?;
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        child: None,
+    };
     let fifo = FifoGate::create(&dir.join(FIFO))?;
     // Container root opens it for writing: with a user namespace that is
     // another host id, which must own it (mode 0600).
@@ -199,6 +189,49 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     Ok(child)
 }
 // ANCHOR_END: create
+
+// ANCHOR: publish
+/// Make `<root>/<id>` with its record, whole or not at all: the record is
+/// written in `.<id>.<pid>.tmp` (a name the steps' sweep leaves alone
+/// while this process lives), which renameat2(RENAME_NOREPLACE) puts in
+/// place. That rename is the ID lock: of two `create`s of one ID, one
+/// gets EEXIST; and no sweep ever sees the directory without its record.
+fn publish(root: &Path, id: &str, record: &Record) -> Result<()> {
+    let tmp = root.join(format!(".{id}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp).map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+    if let Err(e) = record.write(&tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default();
+    let (from, to) = (c(&tmp), c(&root.join(id)));
+    // SAFETY: two NUL-terminated paths, AT_FDCWD.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let errno = nix::errno::Errno::last();
+    let _ = std::fs::remove_dir_all(&tmp);
+    match errno {
+        nix::errno::Errno::EEXIST => Err(Error::Request(format!(
+            "container with id {id} already exists"
+        ))),
+        e => Err(Error::syscall(
+            format!("renameat2({}, RENAME_NOREPLACE)", root.join(id).display()),
+            e,
+        )),
+    }
+}
+// ANCHOR_END: publish
 
 /// The namespaces config.json names by path, opened here (host paths),
 /// with the setns(2) flag of their type.
@@ -455,6 +488,7 @@ pub fn list(root: &Path) -> Vec<Record> {
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.')) // being made
         .filter_map(|e| Record::read(&e.path()).ok().map(|r| r.refreshed(&e.path())))
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
