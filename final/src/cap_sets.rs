@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::capabilities::{self, to_caps};
 use crate::error::{Error, Result};
-use crate::{capabilities, explain};
+use crate::explain;
 
 /// The numbers of `names`. The runtime spec says an unknown name is
 /// warned about and skipped, not an error: a config written for a newer
@@ -20,13 +21,6 @@ pub fn known(names: &[String]) -> BTreeSet<u32> {
         }
     }
     out
-}
-
-fn to_caps(set: &BTreeSet<u32>) -> caps::CapsHashSet {
-    caps::all()
-        .into_iter()
-        .filter(|c| set.contains(&u32::from(c.index())))
-        .collect()
 }
 
 // ANCHOR: set_exactly

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use crate::cgroup::{Layout, Version};
 use crate::error::{Error, Result};
-use crate::explain;
 
 /// Freeze (`true`) or thaw the cgroup `name`, and wait (1 s at most) until
 /// the kernel says it is done.
@@ -42,12 +41,10 @@ pub fn set(name: &str, frozen: bool) -> Result<()> {
             ));
             }
         };
-    std::fs::write(&file, value)
-        .map_err(|e| Error::io(format!("writing {value} to {}", file.display()), e))?;
-    explain::syscall(
-        &format!("write({:?}, {value:?})", file.display().to_string()),
-        value.len(),
-    );
+    // step 5's narrated cgroup write
+    let dir = file.parent().unwrap_or(&file);
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    crate::cgroup::write(dir, &name, value)?;
     for _ in 0..100 {
         let text = std::fs::read_to_string(&done_file).unwrap_or_default();
         if text.lines().any(|l| l.trim() == done) {

@@ -398,17 +398,9 @@ pub fn cgroup_procs_files(record: &Record) -> Vec<PathBuf> {
 
 /// The PIDs in the container's cgroup (v2 or any v1 hierarchy).
 fn cgroup_pids(record: &Record) -> Vec<i32> {
-    let Some(name) = &record.cgroup else {
-        return Vec::new();
-    };
-    let Ok(layout) = Layout::detect() else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<PathBuf> = layout.v2.iter().map(|r| r.join(name)).collect();
-    dirs.extend(layout.v1.iter().map(|h| h.mount.join(name)));
-    let mut pids: Vec<i32> = dirs
+    let mut pids: Vec<i32> = cgroup_procs_files(record)
         .iter()
-        .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+        .filter_map(|f| std::fs::read_to_string(f).ok())
         .flat_map(|t| {
             t.lines()
                 .filter_map(|l| l.parse().ok())

@@ -174,24 +174,8 @@ fn default_root() -> PathBuf {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                let _ = e.print();
-                std::process::exit(0);
-            }
-            let text = e.to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_start_matches("error: ");
-            isolab::cli::warn(&format!("isolab: {first} (see isolab --help)"));
-            std::process::exit(EXIT_USAGE);
-        }
-    };
+    // One line and exit status 2 for a usage error, as every step.
+    let cli: Cli = isolab::cli::parse();
     if cli.debug {
         isolab::explain::enable(true);
     }

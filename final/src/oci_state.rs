@@ -189,16 +189,17 @@ pub fn status_of(pid: i32, start_time: u64, dir: &Path) -> Status {
 
 /// Alive and still the same process: not gone, not a zombie, same start.
 pub fn alive(pid: i32, start_time: u64) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-        return false;
-    };
-    let mut fields = after.split_whitespace();
-    let state = fields.next().unwrap_or("Z");
-    let start: Option<u64> = fields.nth(18).and_then(|s| s.parse().ok());
-    state != "Z" && state != "X" && start == Some(start_time)
+    crate::container::start_time(pid) == Some(start_time) && !exited(pid)
+}
+
+/// A zombie (or a task being reaped): gone, but for its exit status.
+fn exited(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // the state is the field right after comm's ')'
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    matches!(state, None | Some("Z") | Some("X"))
 }
 
 /// Whether the process's cgroup is frozen (v2 `cgroup.freeze`, v1 freezer).

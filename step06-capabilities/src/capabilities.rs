@@ -144,7 +144,7 @@ pub fn names(set: &BTreeSet<u32>) -> String {
         .join(",")
 }
 
-fn to_caps(set: &BTreeSet<u32>) -> caps::CapsHashSet {
+pub fn to_caps(set: &BTreeSet<u32>) -> caps::CapsHashSet {
     set.iter()
         .filter_map(|c| {
             NAMES
