@@ -55,6 +55,9 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     if let Some(maps) = crate::lifecycle::maps_of(config) {
         crate::userns::become_root(&maps)?; // uid 0 inside, the mapped id outside
     }
+    // Until its execve, nobody but root of the host may look into its
+    // /proc/PID (fds, memory), as in the steps; execve makes it dumpable.
+    crate::prctl::set_dumpable(false)?;
     // ANCHOR: joins
     // Namespaces named by path are joined, not made (pods share one
     // network namespace this way); the PID one `create` joined already.

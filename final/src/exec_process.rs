@@ -231,6 +231,10 @@ fn wait_for(child: Pid) -> Result<i32> {
 /// The exec'd process, in the PID namespace now: privileges as the
 /// container's process got them, then execve.
 fn process(config: &Config, filter: Option<&Program>) -> Result<std::convert::Infallible> {
+    // The container's processes see it from now on: until its execve it
+    // holds the runtime's fds and full capabilities, so not dumpable (its
+    // /proc/PID/fd closed to them), as runc's setns process is.
+    crate::prctl::set_dumpable(false)?;
     environ::replace(&config.env)?;
     nix::unistd::chdir(config.cwd.as_str())
         .map_err(|e| Error::syscall(format!("chdir({:?})", config.cwd), e))?;
