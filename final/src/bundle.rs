@@ -63,6 +63,17 @@ pub struct Config {
     pub mount_label: Option<String>,
     pub oom_score_adj: Option<i64>,
     pub hooks: crate::hooks::Hooks,
+    pub domainname: Option<String>,
+    pub umask: Option<u32>,
+    /// `linux.rootfsPropagation`, as mount(2) flags for `/`.
+    pub rootfs_propagation: Option<nix::mount::MsFlags>,
+    /// Namespaced kernel parameters, written under /proc/sys.
+    pub sysctl: BTreeMap<String, String>,
+    /// `linux.timeOffsets`: (clock, seconds, nanoseconds) for the new time
+    /// namespace's /proc/self/timens_offsets.
+    pub time_offsets: Vec<(String, i64, u32)>,
+    /// `linux.personality.domain` is LINUX32: a 32-bit `uname -m`.
+    pub linux32: bool,
 }
 
 /// The fields isolab applies; any other present in config.json is an
@@ -78,6 +89,7 @@ const SUPPORTED: &[&str] = &[
     "process.user.uid",
     "process.user.gid",
     "process.user.additionalGids",
+    "process.user.umask",
     "process.args",
     "process.env",
     "process.cwd",
@@ -96,6 +108,7 @@ const SUPPORTED: &[&str] = &[
     "process.selinuxLabel",
     "process.oomScoreAdj",
     "hostname",
+    "domainname",
     "mounts",
     "mounts.*.destination",
     "mounts.*.type",
@@ -105,6 +118,18 @@ const SUPPORTED: &[&str] = &[
     "linux.namespaces",
     "linux.namespaces.*.type",
     "linux.namespaces.*.path",
+    "linux.rootfsPropagation",
+    "linux.sysctl",
+    "linux.timeOffsets",
+    "linux.timeOffsets.monotonic",
+    "linux.timeOffsets.monotonic.secs",
+    "linux.timeOffsets.monotonic.nanosecs",
+    "linux.timeOffsets.boottime",
+    "linux.timeOffsets.boottime.secs",
+    "linux.timeOffsets.boottime.nanosecs",
+    "linux.personality",
+    "linux.personality.domain",
+    "linux.personality.flags",
     "linux.maskedPaths",
     "linux.uidMappings",
     "linux.uidMappings.*.containerID",
@@ -138,8 +163,10 @@ const SECCOMP_UNSUPPORTED: [&str; 3] = [
 ];
 
 /// Namespace types the setup creates or, by `path`, joins (the mount
-/// namespace is always new; the user and time namespaces come later).
-const NAMESPACES: [&str; 7] = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"];
+/// namespace is always new, a user namespace is only made).
+const NAMESPACES: [&str; 8] = [
+    "pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time",
+];
 
 /// Mount types the setup knows.
 const MOUNT_TYPES: [&str; 8] = [
@@ -161,7 +188,7 @@ fn walk(value: &Value, path: &str, pattern: &str, found: &mut Vec<String>) {
                 let p = join(path, key);
                 let pat = join(pattern, key);
                 // Values of annotations are free-form strings.
-                if pattern == "annotations" {
+                if pattern == "annotations" || pattern == "linux.sysctl" {
                     continue;
                 }
                 if pat == SECCOMP {
@@ -312,10 +339,10 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             ));
         }
         match ns.get("path").and_then(Value::as_str) {
-            Some(path) if kind == "mount" => {
+            Some(path) if kind == "mount" || kind == "user" => {
                 return Err(bad(
                     &format!("linux.namespaces[{i}].path"),
-                    &format!("{path}: joining a mount namespace is not supported by isolab yet"),
+                    &format!("{path}: joining a {kind} namespace is not supported by isolab yet"),
                 ));
             }
             Some(path) if !path.starts_with('/') => {
@@ -356,12 +383,6 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         return Err(bad(
             "linux.uidMappings",
             "mappings without a new user namespace",
-        ));
-    }
-    if joins.iter().any(|(k, _)| k == "user") {
-        return Err(bad(
-            "linux.namespaces",
-            "joining a user namespace is not supported by isolab yet",
         ));
     }
     if !namespaces.iter().any(|n| n == "mount") {
@@ -425,6 +446,94 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             }
         }
     }
+    let has_ns = |kind: &str| {
+        namespaces
+            .iter()
+            .chain(joins.iter().map(|(k, _)| k))
+            .any(|n| n == kind)
+    };
+    let mut sysctl = BTreeMap::new();
+    for (key, value) in at(v, "linux.sysctl")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let path = format!("linux.sysctl.{key}");
+        let Some(value) = value.as_str() else {
+            return Err(bad(&path, "the value must be a string"));
+        };
+        let needs = sysctl_namespace(key).ok_or_else(|| {
+            bad(
+                &path,
+                "not a namespaced parameter: it would change the host (only net.*, the IPC ones kernel.msg*/sem/shm* and fs.mqueue.*, kernel.hostname/domainname)",
+            )
+        })?;
+        if !has_ns(needs) {
+            return Err(bad(
+                &path,
+                &format!(
+                    "needs a {needs} namespace of the container's own, or it would change the host's"
+                ),
+            ));
+        }
+        sysctl.insert(key.clone(), value.to_string());
+    }
+    let mut time_offsets = Vec::new();
+    if let Some(offsets) = at(v, "linux.timeOffsets").and_then(Value::as_object) {
+        if !namespaces.iter().any(|n| n == "time") {
+            return Err(bad(
+                "linux.timeOffsets",
+                "needs a new time namespace in linux.namespaces",
+            ));
+        }
+        for (clock, o) in offsets {
+            let secs = o.get("secs").and_then(Value::as_i64).unwrap_or(0);
+            let nanos = o.get("nanosecs").and_then(Value::as_u64).unwrap_or(0);
+            if nanos >= 1_000_000_000 {
+                return Err(bad(
+                    &format!("linux.timeOffsets.{clock}.nanosecs"),
+                    "must be below 1000000000",
+                ));
+            }
+            time_offsets.push((clock.clone(), secs, nanos as u32));
+        }
+    }
+    let rootfs_propagation = match str_at(v, "linux.rootfsPropagation") {
+        None => None,
+        Some(p @ ("shared" | "rshared")) => {
+            return Err(bad(
+                "linux.rootfsPropagation",
+                &format!(
+                    "{p}: propagating the container's mounts to the host is not supported by isolab yet"
+                ),
+            ));
+        }
+        Some(p) => Some(crate::oci_mounts::propagation(p).ok_or_else(|| {
+            bad(
+                "linux.rootfsPropagation",
+                &format!("{p:?}: one of private, slave, unbindable (r-forms too)"),
+            )
+        })?),
+    };
+    let linux32 = match str_at(v, "linux.personality.domain") {
+        None | Some("LINUX") => false,
+        Some("LINUX32") => true,
+        Some(other) => {
+            return Err(bad(
+                "linux.personality.domain",
+                &format!("{other:?}: LINUX or LINUX32"),
+            ));
+        }
+    };
+    if !strings_at(v, "linux.personality.flags").is_empty() {
+        return Err(bad(
+            "linux.personality.flags",
+            "not supported by isolab yet (the runtime spec defines none)",
+        ));
+    }
+    if str_at(v, "domainname").is_some() && !has_ns("uts") {
+        return Err(bad("domainname", "needs a uts namespace"));
+    }
     let limits = Limits {
         memory: at(v, "linux.resources.memory.limit").and_then(Value::as_u64),
         pids: at(v, "linux.resources.pids.limit").and_then(Value::as_u64),
@@ -474,8 +583,54 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         mount_label: str_at(v, "linux.mountLabel").map(str::to_string),
         oom_score_adj: at(v, "process.oomScoreAdj").and_then(Value::as_i64),
         hooks,
+        domainname: str_at(v, "domainname").map(str::to_string),
+        umask: at(v, "process.user.umask")
+            .and_then(Value::as_u64)
+            .map(|m| m as u32),
+        rootfs_propagation,
+        sysctl,
+        time_offsets,
+        linux32,
     })
 }
+
+// ANCHOR: sysctl_namespace
+/// The namespace a kernel parameter belongs to, if it belongs to one: only
+/// those may a container set, in its own namespace (the list is runc's
+/// and the kernel's: ipc_sysctl.c, mq_sysctl.c, utsname_sysctl.c, and the
+/// per-namespace net tables).
+pub fn sysctl_namespace(key: &str) -> Option<&'static str> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    // Dots become slashes under /proc/sys: nothing else may steer the path.
+    let plain = key.split('.').all(|part| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    });
+    if !plain {
+        return None;
+    }
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some("ipc")
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some("uts")
+    } else if key.starts_with("net.") {
+        Some("network")
+    } else {
+        None
+    }
+}
+// ANCHOR_END: sysctl_namespace
 
 /// cpu.quota per cpu.period, scaled to step 5's 100 ms period.
 fn cpu_quota(v: &Value) -> Option<u64> {
@@ -549,11 +704,12 @@ mod tests {
             serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x"});
         spec["annotations"] = serde_json::json!({"anything.goes": "x"});
         // in key order: serde_json's map is sorted
+        spec["linux"]["timeOffsets"] = serde_json::json!({"realtime": {"secs": 1}});
         assert_eq!(
             unsupported(&spec),
             [
                 "linux.seccomp.listenerPath",
-                "linux.sysctl",
+                "linux.timeOffsets.realtime",
                 "mounts[2].uidMappings"
             ]
         );
@@ -578,6 +734,22 @@ mod tests {
             (
                 serde_json::json!({"process": {"cwd": "rel"}}),
                 "process.cwd",
+            ),
+            (
+                serde_json::json!({"linux": {"rootfsPropagation": "rshared"}}),
+                "linux.rootfsPropagation",
+            ),
+            (
+                serde_json::json!({"linux": {"timeOffsets": {"boottime": {"secs": 1}}}}),
+                "linux.timeOffsets",
+            ),
+            (
+                serde_json::json!({"linux": {"personality": {"domain": "BSD"}}}),
+                "linux.personality.domain",
+            ),
+            (
+                serde_json::json!({"linux": {"sysctl": {"kernel.shmmax": 5}}}),
+                "linux.sysctl.kernel.shmmax",
             ),
         ] {
             let mut spec = crate::default_spec::default_spec(None);

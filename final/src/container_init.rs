@@ -13,15 +13,15 @@ use std::path::Path;
 use nix::mount::MsFlags;
 
 use crate::bpf::Program;
-use crate::bundle::{Config, MountSpec};
+use crate::bundle::Config;
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::resolve::Root;
 use crate::selinux::Contexts;
 use crate::sync::{ChildEnd, FifoGate, StartGate};
 use crate::{
-    cap_sets, capabilities, cgroupns, dev, environ, exec, explain, init, keyring, masked, mount,
-    no_new_privs, pivot, uts,
+    cap_sets, capabilities, cgroupns, environ, exec, explain, init, keyring, masked, mount,
+    no_new_privs, pivot, sysctl, uts,
 };
 
 /// What the child gets from `create`, besides the config.
@@ -58,6 +58,10 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     // Until its execve, nobody but root of the host may look into its
     // /proc/PID (fds, memory), as in the steps; execve makes it dumpable.
     crate::prctl::set_dumpable(false)?;
+    // The time namespace before anything reads a clock for the container.
+    if config.namespaces.iter().any(|n| n == "time") {
+        crate::timens::enter_new(&config.time_offsets)?;
+    }
     // ANCHOR: joins
     // Namespaces named by path are joined, not made (pods share one
     // network namespace this way); the PID one `create` joined already.
@@ -72,7 +76,12 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     if config.namespaces.iter().any(|n| n == "cgroup") {
         cgroupns::unshare()?; // its root is our cgroup
     }
-    mount::make_rprivate()?; // nothing propagates to the host
+    // Nothing propagates to the host; with rootfsPropagation (r)slave the
+    // host's new mounts still reach the container.
+    match config.rootfs_propagation {
+        None => mount::make_rprivate()?,
+        Some(flags) => mount::mount_path(None, "/", None, flags, None)?,
+    }
     let rootfs = config.rootfs.as_path();
     // pivot_root needs a mount point: the rootfs bound onto itself.
     mount::mount_path(
@@ -84,7 +93,13 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     )?;
     let root = Root::open(rootfs)?;
     for m in &config.mounts {
-        mount_one(&root, rootfs, m, setup.cg, config.mount_label.as_deref())?;
+        crate::oci_mounts::mount_one(&root, rootfs, m, setup.cg, config.mount_label.as_deref())?;
+    }
+    // Kernel parameters of the container's namespaces, through its own
+    // /proc (which resolves /proc/sys/net in the netns of the writer: us),
+    // before maskedPaths and readonlyPaths close /proc/sys.
+    for (key, value) in &config.sysctl {
+        sysctl::write(&root, key, value)?;
     }
     let masked: Vec<&str> = config.masked.iter().map(String::as_str).collect();
     let readonly: Vec<&str> = config.readonly.iter().map(String::as_str).collect();
@@ -111,6 +126,9 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     if let Some(name) = &config.hostname {
         uts::sethostname(name)?;
     }
+    if let Some(name) = &config.domainname {
+        uts::setdomainname(name)?;
+    }
     if config.namespaces.iter().any(|n| n == "network") {
         crate::netns::loopback_up()?;
     }
@@ -136,6 +154,13 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
         filter.install()?;
     }
     privileges(config)?;
+    if let Some(mask) = config.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+        explain::syscall(&format!("umask({mask:#o})"), 0);
+    }
+    if config.linux32 {
+        crate::personality::linux32()?;
+    }
     environ::replace(&config.env)?;
     nix::unistd::chdir(config.cwd.as_str())
         .map_err(|e| Error::syscall(format!("chdir({:?})", config.cwd), e))?;
@@ -167,133 +192,6 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     })
 }
 // ANCHOR_END: sequence
-
-/// Mount one entry of `mounts[]`, inside the rootfs.
-fn mount_one(
-    root: &Root,
-    rootfs: &Path,
-    m: &MountSpec,
-    cg: &Cgroup,
-    label: Option<&str>,
-) -> Result<()> {
-    let (flags, mut data) = options(&m.options)?;
-    // linux.mountLabel: the SELinux context of the files of the container's
-    // own in-memory file systems.
-    if let Some(label) = label
-        && ["tmpfs", "devpts", "mqueue"].contains(&m.kind.as_str())
-    {
-        data = [data, format!("context=\"{label}\"")]
-            .into_iter()
-            .filter(|d| !d.is_empty())
-            .collect::<Vec<_>>()
-            .join(",");
-    }
-    let bind = flags.contains(MsFlags::MS_BIND);
-    if m.kind == "cgroup" && !bind {
-        if !flags.contains(MsFlags::MS_RDONLY) {
-            return Err(Error::Request(format!(
-                "config.json: mounts: {}: only a read-only cgroup mount is supported",
-                m.destination
-            )));
-        }
-        return cgroupns::mount_readonly(root, cg);
-    }
-    if bind && !Path::new(&m.source).is_dir() {
-        return Err(Error::Request(format!(
-            "config.json: mounts: {}: binding {} (not a directory) is not supported by isolab yet",
-            m.destination, m.source
-        )));
-    }
-    let target = root.open_target(&m.destination, true)?;
-    let source = if bind {
-        m.source.as_str()
-    } else {
-        m.kind.as_str()
-    };
-    let fstype = if bind { "" } else { m.kind.as_str() };
-    let first = if bind {
-        flags & (MsFlags::MS_BIND | MsFlags::MS_REC)
-    } else {
-        flags
-    };
-    mount::mount(source, &target, fstype, first, &data)?;
-    if bind && flags.intersects(!(MsFlags::MS_BIND | MsFlags::MS_REC)) {
-        // A bind takes its flags (ro, nosuid...) only on a remount, which
-        // changes one mount; an rbind's submounts take them from one
-        // mount_setattr(2) with AT_RECURSIVE (step 7's /sys).
-        let again = root.open_target(&m.destination, false)?;
-        let rest = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
-        if flags.contains(MsFlags::MS_REC) {
-            let attr = |f: MsFlags, a: u64| if rest.contains(f) { a } else { 0 };
-            let set = attr(MsFlags::MS_RDONLY, mount::MOUNT_ATTR_RDONLY)
-                | attr(MsFlags::MS_NOSUID, mount::MOUNT_ATTR_NOSUID)
-                | attr(MsFlags::MS_NODEV, mount::MOUNT_ATTR_NODEV)
-                | attr(MsFlags::MS_NOEXEC, mount::MOUNT_ATTR_NOEXEC);
-            let shown = format!("mount_setattr({:?}, AT_RECURSIVE, {set:#x})", m.destination);
-            mount::setattr(
-                again.fd(),
-                mount::AT_RECURSIVE,
-                &mount::MountAttr {
-                    attr_set: set,
-                    ..Default::default()
-                },
-                &shown,
-            )?;
-        } else {
-            mount::mount(
-                "none",
-                &again,
-                "",
-                MsFlags::MS_REMOUNT | MsFlags::MS_BIND | rest,
-                "",
-            )?;
-        }
-    }
-    if m.destination == "/dev" && m.kind == "tmpfs" {
-        dev::add_nodes(root, &rootfs.join("dev"), &dev::DEVICES)?;
-    }
-    Ok(())
-}
-
-// ANCHOR: options
-/// mount(8)-style options: the flags mount(2) takes, and the rest as the
-/// file system's data string (`mode=755,size=65536k`).
-pub fn options(list: &[String]) -> Result<(MsFlags, String)> {
-    let mut flags = MsFlags::empty();
-    let mut data = Vec::new();
-    for o in list {
-        let (set, clear) = match o.as_str() {
-            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
-            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
-            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
-            | "runbindable" => {
-                return Err(Error::Request(format!(
-                    "config.json: mounts: option {o:?}: mount propagation is not supported by isolab yet"
-                )));
-            }
-            other => {
-                data.push(other.to_string());
-                continue;
-            }
-        };
-        flags = (flags | set) & !clear;
-    }
-    Ok((flags, data.join(",")))
-}
-// ANCHOR_END: options
 
 // ANCHOR: privileges
 /// Capabilities, user and rlimits, as config.json gives them. The bounding
@@ -380,30 +278,4 @@ fn set_rlimit(kind: &str, soft: u64, hard: u64) -> Result<()> {
     })?;
     explain::syscall(&format!("setrlimit({kind}, {soft}, {hard})"), 0);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_split_into_flags_and_data() {
-        let list: Vec<String> = [
-            "nosuid",
-            "strictatime",
-            "mode=755",
-            "size=65536k",
-            "ro",
-            "rw",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let (flags, data) = options(&list).unwrap();
-        assert_eq!(flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
-        assert_eq!(data, "mode=755,size=65536k");
-        let (flags, _) = options(&["rbind".to_string(), "ro".to_string()]).unwrap();
-        assert!(flags.contains(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY));
-        assert!(options(&["rshared".to_string()]).is_err());
-    }
 }

@@ -244,6 +244,7 @@ pub fn open_joins(config: &Config) -> Result<Vec<(OwnedFd, CloneFlags, String)>>
             "ipc" => CloneFlags::CLONE_NEWIPC,
             "network" => CloneFlags::CLONE_NEWNET,
             "cgroup" => CloneFlags::CLONE_NEWCGROUP,
+            "time" => crate::timens::flag(),
             _ => continue,
         };
         let file = std::fs::File::open(path).map_err(|e| {

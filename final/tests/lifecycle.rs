@@ -3,78 +3,13 @@
 //! writes to a bound directory) and from the host's /proc.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 use step01_clone::testing::{TempDir, assert_one_line, require_root};
 
-const BIN: &str = env!("CARGO_BIN_EXE_isolab");
-
-/// `isolab ARGS`, with stdout and stderr to files: a created container
-/// keeps the stdio it was given, and a pipe would stay open as long as it.
-fn isolab(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
-    let out = dir.0.join(".stdout");
-    let err = dir.0.join(".stderr");
-    let status = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .status()
-        .unwrap();
-    (
-        status.code().unwrap_or(-1),
-        std::fs::read_to_string(out).unwrap_or_default(),
-        std::fs::read_to_string(err).unwrap_or_default(),
-    )
-}
-
-/// A bundle in `dir`: the default config with `script` as the command,
-/// the default image (built once per test dir) as a read-only root, and
-/// `dir/out` bound at /out for the container to write to.
-fn bundle(dir: &TempDir, script: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
-    let (code, image, err) = isolab(dir, &["rootfs", "build", "--state-dir", dir.arg()]);
-    assert_eq!(code, 0, "{err}");
-    let bundle = dir.0.join("bundle");
-    let out = dir.0.join("out");
-    std::fs::create_dir_all(&bundle).unwrap();
-    std::fs::create_dir_all(&out).unwrap();
-    let mut spec = isolab::default_spec::default_spec(None);
-    spec["root"]["path"] = json!(image.trim());
-    spec["process"]["args"] = json!(["sh", "-c", script]);
-    spec["mounts"].as_array_mut().unwrap().push(
-        json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]}),
-    );
-    edit(&mut spec);
-    std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
-    bundle
-}
-
-fn state(dir: &TempDir, root: &str, id: &str) -> Value {
-    let (code, out, err) = isolab(dir, &["--root", root, "state", id]);
-    assert_eq!(code, 0, "{err}");
-    serde_json::from_str(&out).unwrap()
-}
-
-/// Wait (5 s) for `path` to appear with content.
-fn wait_for(path: &Path) -> String {
-    for _ in 0..500 {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.is_empty()
-        {
-            return text;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("{} never appeared", path.display());
-}
-
-/// Become the subreaper a shim is: the containers `create` leaves behind
-/// are reparented to this test process, which reaps them.
-fn be_subreaper() {
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-}
+mod common;
+use common::*;
 
 #[test]
 fn create_start_kill_delete_as_an_engine_does() {
@@ -177,30 +112,6 @@ fn create_start_kill_delete_as_an_engine_does() {
     assert!(!cgroup_exists(id), "delete removed the cgroup");
 }
 
-fn cgroup_exists(id: &str) -> bool {
-    let name = format!("isolab-{id}");
-    let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
-    let mut depth = 0;
-    while let Some(d) = stack.pop() {
-        if d.file_name().is_some_and(|n| n == name.as_str()) {
-            return true;
-        }
-        depth += 1;
-        if depth > 200 {
-            break;
-        }
-        if d.components().count() > 6 {
-            continue;
-        }
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(e.path());
-            }
-        }
-    }
-    false
-}
-
 #[test]
 fn run_waits_and_exits_with_the_status_and_leaves_nothing() {
     require_root();
@@ -275,13 +186,13 @@ fn bad_bundles_and_ids_are_one_line() {
         b.to_str().unwrap().to_string()
     };
     let spec = std::fs::read_to_string(Path::new(good).join("config.json")).unwrap();
-    let mut sysctl: Value = serde_json::from_str(&spec).unwrap();
-    sysctl["linux"]["sysctl"] = json!({"kernel.domainname": "x"});
+    let mut unsupported: Value = serde_json::from_str(&spec).unwrap();
+    unsupported["linux"]["intelRdt"] = json!({"closID": "x"});
     let mut no_root: Value = serde_json::from_str(&spec).unwrap();
     no_root["root"]["path"] = json!("/no/such/rootfs");
-    let (b_json, b_sysctl, b_root) = (
+    let (b_json, b_unsupported, b_root) = (
         make("b-json", "{not json"),
-        make("b-sysctl", &sysctl.to_string()),
+        make("b-unsupported", &unsupported.to_string()),
         make("b-root", &no_root.to_string()),
     );
     let cases = [
@@ -296,9 +207,9 @@ fn bad_bundles_and_ids_are_one_line() {
             "not JSON".into(),
         ),
         (
-            vec!["create", "--bundle", &b_sysctl, "x3"],
+            vec!["create", "--bundle", &b_unsupported, "x3"],
             1,
-            "linux.sysctl: not supported".into(),
+            "linux.intelRdt: not supported".into(),
         ),
         (
             vec!["create", "--bundle", &b_root, "x4"],

@@ -17,6 +17,17 @@ pub fn sethostname(name: &str) -> Result<()> {
 }
 // ANCHOR_END: sethostname
 
+/// Set the NIS domain name, the UTS namespace's other name (`domainname`,
+/// `uname -n`'s neighbour in `struct utsname`); the runtime sets it from
+/// config.json.
+pub fn setdomainname(name: &str) -> Result<()> {
+    let call = format!("setdomainname({})", explain::quoted(name));
+    // SAFETY: a pointer and length of a live byte slice.
+    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    nix::errno::Errno::result(rc).map(drop).traced(&call)?;
+    Ok(())
+}
+
 /// Check a hostname before cloning, so a bad one fails early with a clear
 /// reason instead of EINVAL from inside the child. The kernel's limit is
 /// HOST_NAME_MAX (64) bytes; we also keep to RFC 1123 characters.

@@ -81,6 +81,34 @@ impl Root {
     }
     // ANCHOR_END: open_target
 
+    /// Create `path` as an empty file if it is missing (its parents as
+    /// directories), each step resolved inside the rootfs: the mount point
+    /// of a file bind (an engine's /etc/resolv.conf).
+    pub fn create_file(&self, path: &str) -> Result<()> {
+        if self.exists(path) {
+            return Ok(());
+        }
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        self.mkdir_p(parent)?;
+        let parent_fd = self.openat2(
+            if parent.is_empty() { "/" } else { parent },
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )?;
+        match nix::fcntl::openat(
+            &parent_fd,
+            name,
+            nix::fcntl::OFlag::O_CREAT
+                | nix::fcntl::OFlag::O_EXCL
+                | nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_NOFOLLOW
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        ) {
+            Ok(_) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(Error::syscall(format!("openat({path}, O_CREAT)"), e)),
+        }
+    }
+
     /// Does `path` exist inside the rootfs (not following a final symlink)?
     pub fn exists(&self, path: &str) -> bool {
         self.openat2(path, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)

@@ -1,0 +1,125 @@
+//! What the runtime's integration tests share: `isolab` run as an engine
+//! runs it, a bundle around the default image, waiting for the container.
+
+#![allow(dead_code)] // each test file uses its own share of these
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use step01_clone::testing::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_isolab");
+
+/// `isolab ARGS`, with stdout and stderr to files: a created container
+/// keeps the stdio it was given, and a pipe would stay open as long as it.
+pub fn isolab(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
+    let out = dir.0.join(".stdout");
+    let err = dir.0.join(".stderr");
+    let status = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(out).unwrap_or_default(),
+        std::fs::read_to_string(err).unwrap_or_default(),
+    )
+}
+
+/// A bundle in `dir`: the default config with `script` as the command,
+/// the default image (built once per test dir) as a read-only root, and
+/// `dir/out` bound at /out for the container to write to.
+pub fn bundle(dir: &TempDir, script: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let (code, image, err) = isolab(dir, &["rootfs", "build", "--state-dir", dir.arg()]);
+    assert_eq!(code, 0, "{err}");
+    let bundle = dir.0.join("bundle");
+    let out = dir.0.join("out");
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let mut spec = isolab::default_spec::default_spec(None);
+    spec["root"]["path"] = json!(image.trim());
+    spec["process"]["args"] = json!(["sh", "-c", script]);
+    spec["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]}),
+    );
+    edit(&mut spec);
+    std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+    bundle
+}
+
+pub fn state(dir: &TempDir, root: &str, id: &str) -> Value {
+    let (code, out, err) = isolab(dir, &["--root", root, "state", id]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Wait (5 s) for `path` to appear with content.
+pub fn wait_for(path: &Path) -> String {
+    for _ in 0..500 {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+/// Become the subreaper a shim is: the containers `create` leaves behind
+/// are reparented to this test process, which reaps them.
+pub fn be_subreaper() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+/// `isolab run` of a bundle with `script` (default config edited by
+/// `edit`) in the foreground: its exit code, stdout and stderr.
+pub fn run_script(
+    dir: &TempDir,
+    id: &str,
+    script: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (i32, String, String) {
+    let b = bundle(dir, script, edit);
+    let root = dir.0.join("root");
+    isolab(
+        dir,
+        &[
+            "--root",
+            root.to_str().unwrap(),
+            "run",
+            "--bundle",
+            b.to_str().unwrap(),
+            id,
+        ],
+    )
+}
+
+pub fn cgroup_exists(id: &str) -> bool {
+    let name = format!("isolab-{id}");
+    let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
+    let mut depth = 0;
+    while let Some(d) = stack.pop() {
+        if d.file_name().is_some_and(|n| n == name.as_str()) {
+            return true;
+        }
+        depth += 1;
+        if depth > 200 {
+            break;
+        }
+        if d.components().count() > 6 {
+            continue;
+        }
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            }
+        }
+    }
+    false
+}

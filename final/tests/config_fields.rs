@@ -1,0 +1,137 @@
+//! config.json's fields beyond the lifecycle, each checked from inside the
+//! container (what the command prints) and, where the host can see it,
+//! from the host's /proc: mounts with propagation and file binds,
+//! sysctl, domainname, umask, personality, rootfsPropagation, the time
+//! namespace and its offsets.
+
+use serde_json::json;
+use step01_clone::testing::{TempDir, require_root};
+
+mod common;
+use common::*;
+
+#[test]
+fn sysctl_domainname_umask_personality_and_a_file_bind() {
+    require_root();
+    let dir = TempDir::new("oci-fields");
+    let hosts = dir.0.join("hosts");
+    std::fs::write(&hosts, "10.0.0.1 bound\n").unwrap();
+    let host_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let flip = if host_forward.trim() == "1" { "0" } else { "1" };
+    let (code, out, err) = run_script(
+        &dir,
+        "fields",
+        "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/domainname; umask; uname -m; \
+         cat /etc/hosts; grep ' /etc/hosts ' /proc/self/mountinfo",
+        |spec| {
+            spec["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": flip});
+            spec["domainname"] = json!("isolab.test");
+            spec["process"]["user"]["umask"] = json!(0o027);
+            spec["linux"]["personality"] = json!({"domain": "LINUX32"});
+            spec["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": "/etc/hosts", "type": "bind", "source": hosts,
+                "options": ["bind", "ro", "rprivate"]
+            }));
+        },
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], flip,
+        "the sysctl, in the container's netns: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_forward,
+        "the host's value is untouched"
+    );
+    assert_eq!(lines[1], "isolab.test");
+    assert_eq!(lines[2], "0027");
+    let host_machine = nix::sys::utsname::uname().unwrap();
+    let host_machine = host_machine.machine().to_string_lossy();
+    if host_machine == "x86_64" {
+        assert_eq!(lines[3], "i686", "PER_LINUX32");
+    } else {
+        assert_ne!(lines[3], host_machine, "PER_LINUX32");
+    }
+    assert_eq!(lines[4], "10.0.0.1 bound", "a file bound on a file");
+    // read-only, and private: no shared:/master: tag among its fields
+    let mountinfo = lines[5];
+    assert!(mountinfo.contains(" ro,"), "{mountinfo}");
+    assert!(
+        !mountinfo.contains("shared:") && !mountinfo.contains("master:"),
+        "{mountinfo}"
+    );
+}
+
+#[test]
+fn host_wide_sysctls_are_refused_before_anything_runs() {
+    require_root();
+    let dir = TempDir::new("oci-sysctl");
+    for (key, spec_edit) in [
+        ("kernel.core_pattern", None),
+        ("net.ipv4.ip_forward", Some("network")), // without a netns of its own
+        ("net/../kernel/core_pattern", None),
+    ] {
+        let (code, _, err) = run_script(&dir, "sysctl", "true", |spec| {
+            spec["linux"]["sysctl"] = json!({key: "1"});
+            if let Some(ns) = spec_edit {
+                let list = spec["linux"]["namespaces"].as_array_mut().unwrap();
+                list.retain(|n| n["type"] != ns);
+            }
+        });
+        assert_eq!(code, 1, "{key}: {err}");
+        assert!(
+            err.starts_with(&format!("isolab: config.json: linux.sysctl.{key}:")),
+            "{key}: {err}"
+        );
+        step01_clone::testing::assert_one_line(&err);
+    }
+}
+
+#[test]
+fn a_new_time_namespace_has_its_offsets_before_the_command_starts() {
+    require_root();
+    if !std::path::Path::new("/proc/self/ns/time").exists() {
+        eprintln!("NOTE: this kernel has no time namespaces (CONFIG_TIME_NS): skipped");
+        return;
+    }
+    let dir = TempDir::new("oci-time");
+    let year = 365 * 24 * 3600;
+    let (code, out, err) = run_script(
+        &dir,
+        "time",
+        "read up idle < /proc/uptime; echo ${up%.*}; cat /proc/self/timens_offsets; readlink /proc/self/ns/time",
+        |spec| {
+            spec["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "time"}));
+            spec["linux"]["timeOffsets"] = json!({
+                "boottime": {"secs": year, "nanosecs": 0},
+                "monotonic": {"secs": 7, "nanosecs": 5}
+            });
+        },
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let uptime: u64 = lines[0].parse().unwrap_or_else(|_| panic!("{out}"));
+    let host_uptime: u64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        uptime >= year && uptime <= year + host_uptime + 5,
+        "boottime shifted by a year: {uptime} (host {host_uptime})"
+    );
+    assert!(out.contains("monotonic") && out.contains("7"), "{out}");
+    let ours = std::fs::read_link("/proc/self/ns/time").unwrap();
+    assert_ne!(
+        lines.last().unwrap(),
+        &ours.to_string_lossy(),
+        "a new time namespace"
+    );
+}
