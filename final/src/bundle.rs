@@ -74,6 +74,8 @@ pub struct Config {
     pub time_offsets: Vec<(String, i64, u32)>,
     /// `linux.personality.domain` is LINUX32: a 32-bit `uname -m`.
     pub linux32: bool,
+    /// `linux.cgroupsPath`, as given (see `cgroups_path::resolve`).
+    pub cgroups_path: Option<String>,
 }
 
 /// The fields isolab applies; any other present in config.json is an
@@ -119,6 +121,7 @@ const SUPPORTED: &[&str] = &[
     "linux.namespaces.*.type",
     "linux.namespaces.*.path",
     "linux.rootfsPropagation",
+    "linux.cgroupsPath",
     "linux.sysctl",
     "linux.timeOffsets",
     "linux.timeOffsets.monotonic",
@@ -591,6 +594,9 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         sysctl,
         time_offsets,
         linux32,
+        cgroups_path: str_at(v, "linux.cgroupsPath")
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
     })
 }
 

@@ -13,6 +13,7 @@ pub use step09_lsm::*;
 
 pub mod bundle;
 pub mod cap_sets;
+pub mod cgroups_path;
 pub mod container_init;
 pub mod default_spec;
 pub mod exec_process;

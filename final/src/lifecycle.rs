@@ -33,6 +33,8 @@ pub struct CreateOpts {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub no_new_keyring: bool,
+    /// `--systemd-cgroup`: cgroupsPath is slice:prefix:name.
+    pub systemd_cgroup: bool,
 }
 
 /// `<root>/<id>`, for an ID that must name no directory trick.
@@ -127,8 +129,10 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     let selinux = security::selinux(&config)?;
     let joins = open_joins(&config)?;
     let layout = Layout::detect()?;
-    let mut cg = Cgroup::create(&layout, id, &config.limits)?;
-    undo.cgroup = Some(id.to_string());
+    let cgroup =
+        crate::cgroups_path::resolve(config.cgroups_path.as_deref(), opts.systemd_cgroup, id)?;
+    let mut cg = Cgroup::create_at(&layout, &cgroup, &config.limits)?;
+    undo.cgroup = Some(cg.name.clone());
     record.cgroup = Some(cg.name.clone());
     let (mut runtime, child_end) = sync::channel()?;
     let mut child_end = Some(child_end);
@@ -312,8 +316,8 @@ impl Drop for Undo {
             let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(child, None);
         }
-        if let (Some(id), Ok(layout)) = (&self.cgroup, Layout::detect()) {
-            cgroup_sweep::remove_stale(&layout, id);
+        if let (Some(name), Ok(layout)) = (&self.cgroup, Layout::detect()) {
+            cgroup_sweep::remove_named(&layout, name);
         }
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
@@ -444,9 +448,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             wait_gone(record.pid, record.start_time);
         }
     }
-    if let Ok(layout) = Layout::detect() {
+    if let (Ok(layout), Some(name)) = (Layout::detect(), &record.cgroup) {
         // kills what is left in it (a daemon the command left behind)
-        cgroup_sweep::remove_stale(&layout, id);
+        cgroup_sweep::remove_named(&layout, name);
     }
     std::fs::remove_dir_all(&dir)
         .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;

@@ -31,6 +31,12 @@ struct Cli {
     #[arg(long, global = true)]
     debug: bool,
 
+    /// Read cgroupsPath as systemd's slice:prefix:name (made as
+    /// slice/prefix-name.scope in the cgroup file system: isolab does not
+    /// ask systemd for a unit)
+    #[arg(long, global = true)]
+    systemd_cgroup: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -153,11 +159,12 @@ struct CreateArgs {
 }
 
 impl CreateArgs {
-    fn opts(&self) -> CreateOpts {
+    fn opts(&self, cli: &Cli) -> CreateOpts {
         CreateOpts {
             bundle: self.bundle.clone(),
             pid_file: self.pid_file.clone(),
             no_new_keyring: self.no_new_keyring,
+            systemd_cgroup: cli.systemd_cgroup,
         }
     }
 }
@@ -217,7 +224,9 @@ fn dispatch(cli: &Cli) -> Result<i32> {
                 .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
             Ok(0)
         }
-        Command::Create { opts, id } => lifecycle::create(&cli.root, id, &opts.opts()).map(|_| 0),
+        Command::Create { opts, id } => {
+            lifecycle::create(&cli.root, id, &opts.opts(cli)).map(|_| 0)
+        }
         Command::Start { id } => lifecycle::start(&cli.root, id).map(|()| 0),
         Command::State { id } => {
             isolab::cli::outln(&lifecycle::state(&cli.root, id)?);
@@ -227,7 +236,9 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             lifecycle::kill(&cli.root, id, parse_signal(signal)?, *all).map(|()| 0)
         }
         Command::Delete { force, id } => lifecycle::delete(&cli.root, id, *force).map(|()| 0),
-        Command::Run { opts, detach, id } => lifecycle::run(&cli.root, id, &opts.opts(), *detach),
+        Command::Run { opts, detach, id } => {
+            lifecycle::run(&cli.root, id, &opts.opts(cli), *detach)
+        }
         Command::List { format, quiet } => {
             let records = lifecycle::list(&cli.root);
             let text = match (format.as_str(), quiet) {

@@ -135,3 +135,92 @@ fn a_new_time_namespace_has_its_offsets_before_the_command_starts() {
         "a new time namespace"
     );
 }
+
+/// The directories of cgroup `rel` (below each hierarchy's root) that
+/// exist, read from the host's /proc/self/mountinfo.
+fn cgroup_dirs(rel: &str) -> Vec<std::path::PathBuf> {
+    let layout = isolab::cgroup::Layout::detect().unwrap();
+    layout
+        .v2
+        .iter()
+        .cloned()
+        .chain(layout.v1.iter().map(|h| h.mount.clone()))
+        .map(|root| root.join(rel))
+        .filter(|d| d.is_dir())
+        .collect()
+}
+
+#[test]
+fn cgroups_path_places_the_container_and_its_limits_both_forms() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-cgpath");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    // Parents of our own, removed at the end: the host's layout is not ours.
+    let parent = format!("isolab-test-{}", std::process::id());
+    let slice = format!("isolabtest{}.slice", std::process::id());
+    struct Parents(Vec<String>);
+    impl Drop for Parents {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                for d in cgroup_dirs(p) {
+                    let _ = std::fs::remove_dir(d);
+                }
+            }
+        }
+    }
+    let _parents = Parents(vec![parent.clone(), slice.clone()]);
+    for (flags, path, rel) in [
+        (vec![], format!("/{parent}/cg1"), format!("{parent}/cg1")),
+        (
+            vec!["--systemd-cgroup"],
+            format!("{slice}:isolab:cg2"),
+            format!("{slice}/isolab-cg2.scope"),
+        ),
+    ] {
+        let id = rel.rsplit('/').next().unwrap().to_string();
+        let b = bundle(&dir, "sleep 60", |spec| {
+            spec["linux"]["cgroupsPath"] = json!(path);
+            spec["linux"]["resources"] =
+                json!({"pids": {"limit": 42}, "memory": {"limit": 64 << 20}});
+        });
+        let mut args = vec!["--root", root];
+        args.extend(flags.iter().copied());
+        args.extend(["create", "--bundle", b.to_str().unwrap(), &id]);
+        let (code, _, err) = isolab(&dir, &args);
+        assert_eq!(code, 0, "{err}");
+        if flags.is_empty() {
+            assert!(err.is_empty(), "{err}");
+        } else {
+            assert!(
+                err.contains(&format!("makes the cgroup {rel} itself")),
+                "{err}"
+            );
+        }
+        let pid = state(&dir, root, &id)["pid"].as_i64().unwrap();
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(
+            cgroup.lines().any(|l| l.ends_with(&format!("/{rel}"))),
+            "{rel}:\n{cgroup}"
+        );
+        let dirs = cgroup_dirs(&rel);
+        let pids_max: Vec<String> = dirs
+            .iter()
+            .filter_map(|d| std::fs::read_to_string(d.join("pids.max")).ok())
+            .collect();
+        assert_eq!(pids_max, ["42\n"], "{dirs:?}");
+        let memory: Vec<String> = dirs
+            .iter()
+            .filter_map(|d| {
+                std::fs::read_to_string(d.join("memory.max"))
+                    .or_else(|_| std::fs::read_to_string(d.join("memory.limit_in_bytes")))
+                    .ok()
+            })
+            .collect();
+        assert_eq!(memory, [format!("{}\n", 64 << 20)], "{dirs:?}");
+        let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", &id]);
+        assert_eq!(code, 0, "{err}");
+        assert!(cgroup_dirs(&rel).is_empty(), "delete removed {rel}");
+    }
+}

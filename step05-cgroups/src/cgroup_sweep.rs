@@ -18,7 +18,16 @@ use crate::state::State;
 /// removed for a container of the same state dir that is provably dead:
 /// never another runtime's, however old or empty it looks.
 pub fn remove_stale(layout: &Layout, id: &str) -> bool {
-    let name = name_for(id);
+    remove_named(layout, &name_for(id))
+}
+
+/// [`remove_stale`] of the cgroup at `name` below each hierarchy's root
+/// (an OCI container's cgroupsPath); its parents stay.
+pub fn remove_named(layout: &Layout, name: &str) -> bool {
+    let name = name.trim_matches('/').to_string();
+    if name.is_empty() {
+        return true;
+    }
     let mut roots: Vec<(Option<Hierarchy>, PathBuf)> = layout
         .v1
         .iter()

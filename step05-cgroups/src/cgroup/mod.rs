@@ -221,7 +221,24 @@ impl Cgroup {
     // ANCHOR: create
     /// Create the container's cgroup and apply `limits`.
     pub fn create(layout: &Layout, id: &str, limits: &Limits) -> Result<Cgroup> {
-        let name = name_for(id);
+        Cgroup::create_at(layout, &name_for(id), limits)
+    }
+
+    /// [`Cgroup::create`] at `name`, a path below each hierarchy's root
+    /// (`isolab-ID`, or an engine's `docker/ID`): missing parents are made
+    /// (and stay, as a runtime's parents are shared), only the last one is
+    /// the container's.
+    pub fn create_at(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
+        let name = name.trim_matches('/').to_string();
+        if name.is_empty()
+            || name
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
+        {
+            return Err(Error::Request(format!(
+                "cgroup path {name:?}: names separated by single slashes, no . or .."
+            )));
+        }
         let version = layout.version();
         explain::note(&format!(
             "cgroup layout: {}",
@@ -247,13 +264,26 @@ impl Cgroup {
         };
         // From here on, a failure drops `cg`, which removes what was made.
         if let Some(root) = &layout.v2 {
-            if version == Version::V2 {
-                v2::enable_controllers(root, limits)?;
+            // Each level, from the root down, enables the controllers for
+            // the level below it.
+            let mut dir = root.clone();
+            for part in name.split('/') {
+                if version == Version::V2 {
+                    v2::enable_controllers(&dir, limits)?;
+                }
+                if dir != *root {
+                    make_parent(&dir)?;
+                }
+                dir.push(part);
             }
-            cg.v2 = Some(mkdir(&root.join(&name))?);
+            cg.v2 = Some(mkdir(&dir)?);
         }
         for h in layout.v1_used() {
-            let dir = mkdir(&h.mount.join(&name))?;
+            let dir = h.mount.join(&name);
+            if let Some(up) = dir.parent() {
+                make_parent(up)?;
+            }
+            let dir = mkdir(&dir)?;
             cg.v1.push((h.clone(), dir));
         }
         match version {
@@ -415,6 +445,12 @@ pub fn procs(dir: &Path) -> Vec<i32> {
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect()
+}
+
+/// A parent of a cgroup, made if missing (and then kept: another
+/// container's may share it).
+fn make_parent(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
 }
 
 fn mkdir(path: &Path) -> Result<PathBuf> {
