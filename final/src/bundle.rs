@@ -76,6 +76,10 @@ pub struct Config {
     pub linux32: bool,
     /// `linux.cgroupsPath`, as given (see `cgroups_path::resolve`).
     pub cgroups_path: Option<String>,
+    /// `linux.resources.devices`, when present (the defaults follow them).
+    pub device_rules: Option<Vec<crate::device_rules::DeviceRule>>,
+    /// `linux.devices`: nodes to make in the container.
+    pub devices: Vec<crate::device_nodes::DeviceNode>,
 }
 
 /// The fields isolab applies; any other present in config.json is an
@@ -153,6 +157,20 @@ const SUPPORTED: &[&str] = &[
     "linux.resources.cpu.quota",
     "linux.resources.cpu.period",
     "linux.resources.cpu.shares",
+    "linux.resources.devices",
+    "linux.resources.devices.*.allow",
+    "linux.resources.devices.*.type",
+    "linux.resources.devices.*.major",
+    "linux.resources.devices.*.minor",
+    "linux.resources.devices.*.access",
+    "linux.devices",
+    "linux.devices.*.path",
+    "linux.devices.*.type",
+    "linux.devices.*.major",
+    "linux.devices.*.minor",
+    "linux.devices.*.fileMode",
+    "linux.devices.*.uid",
+    "linux.devices.*.gid",
     "annotations",
 ];
 
@@ -537,6 +555,30 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
     if str_at(v, "domainname").is_some() && !has_ns("uts") {
         return Err(bad("domainname", "needs a uts namespace"));
     }
+    let device_rules = match at(v, "linux.resources.devices").and_then(Value::as_array) {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    crate::device_rules::parse(&format!("linux.resources.devices[{i}]"), r)
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    };
+    let devices = at(v, "linux.devices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, d)| crate::device_nodes::parse(&format!("linux.devices[{i}]"), d))
+        .collect::<Result<Vec<_>>>()?;
+    if !devices.is_empty() && userns {
+        return Err(bad(
+            "linux.devices",
+            "device nodes in a user namespace (mknod is refused there) are not supported by isolab yet",
+        ));
+    }
     let limits = Limits {
         memory: at(v, "linux.resources.memory.limit").and_then(Value::as_u64),
         pids: at(v, "linux.resources.pids.limit").and_then(Value::as_u64),
@@ -597,6 +639,8 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         cgroups_path: str_at(v, "linux.cgroupsPath")
             .filter(|p| !p.is_empty())
             .map(str::to_string),
+        device_rules,
+        devices,
     })
 }
 

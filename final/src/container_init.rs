@@ -95,6 +95,9 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     for m in &config.mounts {
         crate::oci_mounts::mount_one(&root, rootfs, m, setup.cg, config.mount_label.as_deref())?;
     }
+    for node in &config.devices {
+        crate::device_nodes::create(&root, node)?;
+    }
     // Kernel parameters of the container's namespaces, through its own
     // /proc (which resolves /proc/sys/net in the netns of the writer: us),
     // before maskedPaths and readonlyPaths close /proc/sys.

@@ -5,10 +5,8 @@
 //! Written out field by field rather than from a library's `Default`: the
 //! defaults are a decision (runc's, see its `libcontainer/specconv`), and
 //! this file is where the book shows them. Differences from runc's: the
-//! hostname, `terminal` false (a terminal needs `--console-socket`, which
-//! this runtime does not take yet), and no `linux.resources.devices` rule
-//! (the device controller is not applied yet, and a rule the runtime
-//! ignores is worse than none).
+//! hostname, and `terminal` false (a terminal needs `--console-socket`,
+//! which this runtime does not take yet).
 
 use serde_json::{Value, json};
 
@@ -61,11 +59,16 @@ pub fn default_spec(rootless: Option<(u32, u32)>) -> Value {
                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
     ];
     let mut linux = json!({
+        // Every device denied but those the runtime adds itself
+        // (device_rules::defaults): what runc's spec says.
+        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
         "maskedPaths": MASKED,
         "readonlyPaths": READONLY,
     });
     if let Some((uid, gid)) = rootless {
         namespaces.retain(|n| *n != "network");
+        // rootless: no cgroup of its own to hold the rules (as runc's)
+        linux.as_object_mut().map(|l| l.remove("resources"));
         namespaces.push("user");
         linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
         linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);

@@ -133,6 +133,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         crate::cgroups_path::resolve(config.cgroups_path.as_deref(), opts.systemd_cgroup, id)?;
     let mut cg = Cgroup::create_at(&layout, &cgroup, &config.limits)?;
     undo.cgroup = Some(cg.name.clone());
+    if let Some(rules) = &config.device_rules {
+        crate::device_rules::apply(&layout, &mut cg, rules)?; // before the process joins
+    }
     record.cgroup = Some(cg.name.clone());
     let (mut runtime, child_end) = sync::channel()?;
     let mut child_end = Some(child_end);

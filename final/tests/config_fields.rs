@@ -224,3 +224,50 @@ fn cgroups_path_places_the_container_and_its_limits_both_forms() {
         assert!(cgroup_dirs(&rel).is_empty(), "delete removed {rel}");
     }
 }
+
+#[test]
+fn device_rules_stop_a_node_made_with_cap_mknod() {
+    require_root();
+    let dir = TempDir::new("oci-devices");
+    // /dev/kmsg's numbers (c 1:11): the host's kernel log, which no
+    // container should read, and not among the default devices.
+    let script = "mknod /dev/hostlog c 1 11 2>&1 | sed 's/.*: //'; \
+         if true < /dev/hostlog 2>/dev/null; then echo read-ok; else echo read-refused; fi; \
+         echo x > /dev/null && echo null-ok; stat -c '%t:%T %a %u' /dev/extra";
+    let with_mknod = |spec: &mut serde_json::Value| {
+        for set in ["bounding", "effective", "permitted"] {
+            spec["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .extend([json!("CAP_MKNOD"), json!("CAP_SYSLOG")]);
+        }
+        spec["linux"]["devices"] = json!([{"path": "/dev/extra", "type": "c", "major": 1,
+            "minor": 7, "fileMode": 0o640, "uid": 7, "gid": 0}]);
+    };
+    // The step before: no rules, and root with CAP_MKNOD (and CAP_SYSLOG,
+    // which kmsg asks for under kernel.dmesg_restrict) opens the node.
+    let (code, out, err) = run_script(&dir, "dev0", script, |spec| {
+        with_mknod(spec);
+        spec["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    assert_eq!(code, 0, "{err}");
+    // linux.devices' node, made with its numbers, mode and owner
+    assert_eq!(out, "read-ok\nnull-ok\n1:7 640 7\n", "no rules");
+    // The default spec's deny-all: mknod refused; /dev/null still works.
+    let (code, out, err) = run_script(&dir, "dev1", script, with_mknod);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out, "Operation not permitted\nread-refused\nnull-ok\n1:7 640 7\n",
+        "deny-all"
+    );
+    // A rule allowing mknod only: the node is made, opening it refused.
+    let (code, out, err) = run_script(&dir, "dev2", script, |spec| {
+        with_mknod(spec);
+        spec["linux"]["resources"]["devices"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "m"}));
+    });
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "read-refused\nnull-ok\n1:7 640 7\n", "m only");
+}

@@ -268,11 +268,11 @@ impl Cgroup {
             // the level below it.
             let mut dir = root.clone();
             for part in name.split('/') {
-                if version == Version::V2 {
-                    v2::enable_controllers(&dir, limits)?;
-                }
                 if dir != *root {
                     make_parent(&dir)?;
+                }
+                if version == Version::V2 {
+                    v2::enable_controllers(&dir, limits)?;
                 }
                 dir.push(part);
             }
