@@ -17,10 +17,12 @@ pub fn features() -> Value {
         "hooks": crate::hooks::KINDS,
         "mountOptions": [
             "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
-            "noatime", "nodiratime", "relatime", "strictatime", "sync", "bind", "rbind"
+            "noatime", "nodiratime", "relatime", "strictatime", "sync", "bind", "rbind",
+            "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
+            "runbindable"
         ],
         "linux": {
-            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"],
+            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time"],
             "capabilities": &crate::inspect::capability::NAMES[..],
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": {
