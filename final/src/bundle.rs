@@ -74,6 +74,10 @@ pub struct Config {
     pub time_offsets: Vec<(String, i64, u32)>,
     /// `linux.personality.domain` is LINUX32: a 32-bit `uname -m`.
     pub linux32: bool,
+    /// `process.terminal`: a pty, its master sent to --console-socket.
+    pub terminal: bool,
+    /// `process.consoleSize`: (rows, columns).
+    pub console_size: Option<(u16, u16)>,
     /// `linux.cgroupsPath`, as given (see `cgroups_path::resolve`).
     pub cgroups_path: Option<String>,
     /// `linux.resources.devices`, when present (the defaults follow them).
@@ -91,6 +95,9 @@ const SUPPORTED: &[&str] = &[
     "root.readonly",
     "process",
     "process.terminal",
+    "process.consoleSize",
+    "process.consoleSize.height",
+    "process.consoleSize.width",
     "process.user",
     "process.user.uid",
     "process.user.gid",
@@ -294,12 +301,6 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         return Err(bad(
             "root.path",
             &format!("{} is not a directory", rootfs.display()),
-        ));
-    }
-    if bool_at(v, "process.terminal") {
-        return Err(bad(
-            "process.terminal",
-            "true needs --console-socket, not supported by isolab yet",
         ));
     }
     let args = strings_at(v, "process.args");
@@ -641,6 +642,16 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             .map(str::to_string),
         device_rules,
         devices,
+        terminal: bool_at(v, "process.terminal"),
+        console_size: at(v, "process.consoleSize").map(|s| {
+            let n = |k: &str| {
+                s.get(k)
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    .min(u16::MAX as u64) as u16
+            };
+            (n("height"), n("width"))
+        }),
     })
 }
 

@@ -41,6 +41,10 @@ pub struct Setup<'a> {
     pub state_dir: &'a Path,
     /// Namespaces to join (all but PID, which `create` joined).
     pub joins: &'a [(OwnedFd, nix::sched::CloneFlags, String)],
+    /// The engine's --console-socket, connected, for process.terminal.
+    pub console: Option<&'a OwnedFd>,
+    /// `--preserve-fds`: how many fds from 3 up the command inherits.
+    pub preserve_fds: i32,
 }
 
 // ANCHOR: sequence
@@ -50,6 +54,9 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     let config = setup.config;
     let mut keep = vec![setup.fifo.as_raw_fd()];
     keep.extend(setup.joins.iter().map(|(fd, _, _)| fd.as_raw_fd()));
+    keep.extend(setup.console.map(|fd| fd.as_raw_fd()));
+    let preserved = 3..3 + setup.preserve_fds;
+    keep.extend(preserved.clone());
     init::close_inherited_fds(chan, &keep)?;
     chan.wait_parent()?; // sync 0: in our cgroup, our maps written
     if let Some(maps) = crate::lifecycle::maps_of(config) {
@@ -135,6 +142,11 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     if config.namespaces.iter().any(|n| n == "network") {
         crate::netns::loopback_up()?;
     }
+    // The pty from the container's own devpts (after pivot_root, /dev/ptmx
+    // is its), before the user switch: the slave is then given to the user.
+    if let Some(socket) = setup.console {
+        crate::console::setup(socket, config.console_size, config.uid)?;
+    }
     // The labels apply at execve; SELinux's keycreate before the keyring.
     if let Some(contexts) = setup.selinux {
         crate::selinux::request(contexts)?;
@@ -183,6 +195,17 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     // With no_new_privs the filter goes on last, right before execve.
     let late = setup.filter.filter(|_| !early);
     let err = exec::execvp_then(&config.args, &mut || {
+        // The engine's fds (socket activation, a log pipe) stay open
+        // across execve: FD_CLOEXEC cleared after exec's sweep set it.
+        for fd in preserved.clone() {
+            // SAFETY: an fd number create checked the engine passed open.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .map_err(|e| Error::syscall("fcntl(F_SETFD, 0) (--preserve-fds)", e))?;
+        }
         late.map(|f| f.install().map(|_| ()))
             .transpose()
             .map(|_| ())

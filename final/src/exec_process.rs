@@ -39,6 +39,9 @@ pub struct ExecOpts {
     pub no_new_privs: bool,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
+    /// `--tty`: process.terminal, the master sent to `console_socket`.
+    pub tty: bool,
+    pub console_socket: Option<PathBuf>,
 }
 
 /// The namespaces joined, in this order (the mount namespace last: after
@@ -106,6 +109,10 @@ fn process_config(bundle_dir: &Path, opts: &ExecOpts) -> Result<Config> {
         if opts.no_new_privs {
             process["noNewPrivileges"] = Value::Bool(true);
         }
+        process["terminal"] = Value::Bool(opts.tty);
+    }
+    if opts.tty {
+        spec["process"]["terminal"] = Value::Bool(true);
     }
     // The process is checked like the container's, by path.
     bundle::parse(bundle_dir, &spec)
@@ -123,6 +130,20 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
         )));
     }
     let config = process_config(&record.bundle, opts)?;
+    let console = match (&opts.console_socket, config.terminal) {
+        (Some(path), true) => Some(crate::console::connect(path)?),
+        (None, false) => None,
+        (None, true) => {
+            return Err(Error::BadFlag(
+                "a terminal (--tty, process.terminal) needs --console-socket".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(Error::BadFlag(
+                "--console-socket is for a terminal: add --tty".into(),
+            ));
+        }
+    };
     let filter = security::seccomp(&config)?;
     // Opened now, from the host's /proc, before anything is joined.
     let mut namespaces = Vec::new();
@@ -144,6 +165,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
                 &procs,
                 &config,
                 filter.as_ref(),
+                console.as_ref(),
                 opts.detach,
                 to_runtime,
             ) {
@@ -182,6 +204,7 @@ fn helper(
     procs: &[PathBuf],
     config: &Config,
     filter: Option<&Program>,
+    console: Option<&OwnedFd>,
     detach: bool,
     mut to_runtime: std::os::unix::net::UnixStream,
 ) -> Result<i32> {
@@ -198,7 +221,7 @@ fn helper(
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::syscall("fork", e))? {
         ForkResult::Child => {
             drop(to_runtime);
-            let err = match process(config, filter) {
+            let err = match process(config, filter, console) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -230,11 +253,19 @@ fn wait_for(child: Pid) -> Result<i32> {
 
 /// The exec'd process, in the PID namespace now: privileges as the
 /// container's process got them, then execve.
-fn process(config: &Config, filter: Option<&Program>) -> Result<std::convert::Infallible> {
+fn process(
+    config: &Config,
+    filter: Option<&Program>,
+    console: Option<&OwnedFd>,
+) -> Result<std::convert::Infallible> {
     // The container's processes see it from now on: until its execve it
     // holds the runtime's fds and full capabilities, so not dumpable (its
     // /proc/PID/fd closed to them), as runc's setns process is.
     crate::prctl::set_dumpable(false)?;
+    // a pty of the container's devpts: the mount namespace is joined
+    if let Some(socket) = console {
+        crate::console::setup(socket, config.console_size, config.uid)?;
+    }
     environ::replace(&config.env)?;
     nix::unistd::chdir(config.cwd.as_str())
         .map_err(|e| Error::syscall(format!("chdir({:?})", config.cwd), e))?;

@@ -14,6 +14,7 @@ pub use step09_lsm::*;
 pub mod bundle;
 pub mod cap_sets;
 pub mod cgroups_path;
+pub mod console;
 pub mod container_init;
 pub mod default_spec;
 pub mod device_bpf;

@@ -35,6 +35,10 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
     /// `--systemd-cgroup`: cgroupsPath is slice:prefix:name.
     pub systemd_cgroup: bool,
+    /// Where to send the pty master when process.terminal is true.
+    pub console_socket: Option<PathBuf>,
+    /// `--preserve-fds N`: fds 3 to 3+N-1 go to the container's process.
+    pub preserve_fds: i32,
 }
 
 /// `<root>/<id>`, for an ID that must name no directory trick.
@@ -70,6 +74,18 @@ pub fn load(root: &Path, id: &str) -> Result<(PathBuf, Record)> {
 /// (`run`); `create` itself just exits.
 pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     let dir = dir_of(root, id)?;
+    // Before this process opens anything: an fd number the engine did not
+    // pass would otherwise be one of ours (a namespace, the FIFO) handed
+    // to the container.
+    for fd in 3..3 + opts.preserve_fds {
+        // SAFETY: F_GETFD only reads the flags of an fd number.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(Error::BadFlag(format!(
+                "--preserve-fds {}: fd {fd} is not open",
+                opts.preserve_fds
+            )));
+        }
+    }
     let config = bundle::load(&opts.bundle)?; // checked before anything is made
     if !crate::pseudofs::real_root() {
         return Err(Error::Request(
@@ -128,6 +144,21 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     };
     let selinux = security::selinux(&config)?;
     let joins = open_joins(&config)?;
+    let console = match (&opts.console_socket, config.terminal) {
+        (Some(path), true) => Some(crate::console::connect(path)?),
+        (None, false) => None,
+        (None, true) => {
+            return Err(Error::Request(
+                "config.json: process.terminal: true needs --console-socket (where the engine takes the pty)".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(Error::BadFlag(
+                "--console-socket is for a terminal: config.json's process.terminal is false"
+                    .into(),
+            ));
+        }
+    };
     let layout = Layout::detect()?;
     let cgroup =
         crate::cgroups_path::resolve(config.cgroups_path.as_deref(), opts.systemd_cgroup, id)?;
@@ -149,6 +180,8 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         selinux: selinux.as_ref(),
         state_dir: &dir,
         joins: &joins,
+        console: console.as_ref(),
+        preserve_fds: opts.preserve_fds,
     };
     // A PID namespace is joined by the parent: setns(CLONE_NEWPID) moves
     // where our next child lands, which is the container's process.

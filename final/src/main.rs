@@ -120,9 +120,12 @@ enum Command {
         /// Set no_new_privs even if the container's process has it off
         #[arg(long)]
         no_new_privs: bool,
-        /// A terminal needs --console-socket, not supported yet
+        /// Give the process a terminal, its master sent to --console-socket
         #[arg(long, short)]
         tty: bool,
+        /// A Unix socket to send the pty's master to (with --tty)
+        #[arg(long, value_name = "SOCKET")]
+        console_socket: Option<PathBuf>,
         id: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -156,6 +159,12 @@ struct CreateArgs {
     /// Keep the caller's session keyring (default: a new one)
     #[arg(long)]
     no_new_keyring: bool,
+    /// A Unix socket to send the pty's master to (process.terminal true)
+    #[arg(long, value_name = "SOCKET")]
+    console_socket: Option<PathBuf>,
+    /// Pass N more fds, from 3 up, to the container's process
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    preserve_fds: u16,
 }
 
 impl CreateArgs {
@@ -165,6 +174,8 @@ impl CreateArgs {
             pid_file: self.pid_file.clone(),
             no_new_keyring: self.no_new_keyring,
             systemd_cgroup: cli.systemd_cgroup,
+            console_socket: self.console_socket.clone(),
+            preserve_fds: i32::from(self.preserve_fds),
         }
     }
 }
@@ -283,14 +294,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             caps,
             no_new_privs,
             tty,
+            console_socket,
             id,
             command,
         } => {
-            if *tty {
-                return Err(Error::BadFlag(
-                    "--tty needs --console-socket, not supported by isolab yet".into(),
-                ));
-            }
             let opts = isolab::exec_process::ExecOpts {
                 process: process.clone(),
                 args: command.clone(),
@@ -301,6 +308,8 @@ fn dispatch(cli: &Cli) -> Result<i32> {
                 no_new_privs: *no_new_privs,
                 detach: *detach,
                 pid_file: pid_file.clone(),
+                tty: *tty,
+                console_socket: console_socket.clone(),
             };
             isolab::exec_process::exec(&cli.root, id, &opts)
         }

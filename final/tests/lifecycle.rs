@@ -759,3 +759,174 @@ fn a_new_user_namespace_maps_container_root_to_a_host_id() {
     assert_eq!(code, 1);
     assert!(err.contains("linux.uidMappings"), "{err}");
 }
+
+#[test]
+fn a_terminal_goes_to_the_engine_through_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-tty");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let sock = dir.0.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let b = bundle(
+        &dir,
+        "readlink /proc/self/fd/0 /proc/self/fd/1; ls -l /proc/self/fd/0 >/dev/null; echo pid $$; echo done",
+        |spec| {
+            spec["process"]["terminal"] = json!(true);
+            spec["process"]["consoleSize"] = json!({"height": 30, "width": 100});
+        },
+    );
+    let b = b.to_str().unwrap();
+    // Either without the other is refused, in one line.
+    let (code, _, err) = isolab(&dir, &["--root", root, "create", "--bundle", b, "tty0"]);
+    assert_eq!(code, 1, "{err}");
+    assert_one_line(&err);
+    assert!(err.contains("needs --console-socket"), "{err}");
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "create",
+            "--bundle",
+            b,
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "tty1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    // The engine's side: the pty master, its size as config.json gave it.
+    let master = isolab::console::receive(&listener).unwrap();
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize to the pointer.
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    assert_eq!(rc, 0);
+    assert_eq!((ws.ws_row, ws.ws_col), (30, 100));
+    let pid = state(&dir, root, "tty1")["pid"].as_i64().unwrap() as i32;
+    let (code, _, err) = isolab(&dir, &["--root", root, "start", "tty1"]);
+    assert_eq!(code, 0, "{err}");
+    // Read until the slave side is gone (EIO) or "done" is seen.
+    let mut file = std::fs::File::from(master);
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.contains("done") {
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    // a pty turns \n into \r\n
+    assert_eq!(
+        text, "/dev/pts/0\r\n/dev/pts/0\r\npid 1\r\ndone\r\n",
+        "stdio is the container's first pty"
+    );
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "tty1"]);
+    assert_eq!(code, 0, "{err}");
+
+    // exec --tty into a running container without a terminal of its own.
+    let b = bundle(&dir, "sleep 60", |_| {});
+    let b = b.to_str().unwrap();
+    let (code, _, err) = isolab(&dir, &["--root", root, "run", "-d", "--bundle", b, "tty2"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "exec",
+            "--tty",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "tty2",
+            "sh",
+            "-c",
+            "readlink /proc/self/fd/2; echo done",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut file = std::fs::File::from(isolab::console::receive(&listener).unwrap());
+    let mut text = String::new();
+    while !text.contains("done") {
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert_eq!(text, "/dev/pts/0\r\ndone\r\n");
+    let (code, _, err) = isolab(&dir, &["--root", root, "exec", "--tty", "tty2", "true"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs --console-socket"), "{err}");
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "tty2"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn preserve_fds_passes_the_engines_fds_and_only_those() {
+    use std::os::unix::process::CommandExt;
+    require_root();
+    let dir = TempDir::new("oci-fds");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let passed = dir.0.join("passed");
+    std::fs::write(&passed, "from the engine\n").unwrap();
+    let b = bundle(
+        &dir,
+        "cat <&3; ls /proc/self/fd | tr '\\n' ' '; echo",
+        |_| {},
+    );
+    let run = |extra: &[&str], id: &str| {
+        let file = std::fs::File::open(&passed).unwrap();
+        let out = dir.0.join(format!("{id}.out"));
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--root", root, "run", "--bundle", b.to_str().unwrap()])
+            .args(extra)
+            .arg(id)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(dir.0.join(format!("{id}.err"))).unwrap());
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+        // SAFETY: dup2 in the child before exec; async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                // dup2 onto itself would keep FD_CLOEXEC
+                let rc = if raw == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(raw, 3)
+                };
+                if rc < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let status = cmd.status().unwrap();
+        (
+            status.code().unwrap_or(-1),
+            std::fs::read_to_string(out).unwrap(),
+            std::fs::read_to_string(dir.0.join(format!("{id}.err"))).unwrap(),
+        )
+    };
+    let (code, out, err) = run(&["--preserve-fds", "1"], "fds1");
+    assert_eq!(code, 0, "{err}");
+    // fd 3 is the engine's file; besides it only stdio (and ls's own dir)
+    assert_eq!(out, "from the engine\n0 1 2 3 4 \n", "{err}");
+    // Without the flag the container gets no fd 3.
+    let (code, out, _) = run(&[], "fds0");
+    assert_eq!(code, 0);
+    assert_eq!(out, "0 1 2 3 \n");
+    // More than the engine passed is refused before anything is opened.
+    let (code, _, err) = run(&["--preserve-fds", "3"], "fds3");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("fd 4 is not open"), "{err}");
+}
