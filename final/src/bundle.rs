@@ -82,6 +82,8 @@ pub struct Config {
     pub cgroups_path: Option<String>,
     /// `linux.resources.devices`, when present (the defaults follow them).
     pub device_rules: Option<Vec<crate::device_rules::DeviceRule>>,
+    /// `linux.resources.unified`: cgroup v2 files and their values.
+    pub unified: BTreeMap<String, String>,
     /// `linux.devices`: nodes to make in the container.
     pub devices: Vec<crate::device_nodes::DeviceNode>,
 }
@@ -165,6 +167,7 @@ const SUPPORTED: &[&str] = &[
     "linux.resources.cpu.period",
     "linux.resources.cpu.shares",
     "linux.resources.devices",
+    "linux.resources.unified",
     "linux.resources.devices.*.allow",
     "linux.resources.devices.*.type",
     "linux.resources.devices.*.major",
@@ -216,7 +219,7 @@ fn walk(value: &Value, path: &str, pattern: &str, found: &mut Vec<String>) {
                 let p = join(path, key);
                 let pat = join(pattern, key);
                 // Values of annotations are free-form strings.
-                if pattern == "annotations" || pattern == "linux.sysctl" {
+                if ["annotations", "linux.sysctl", "linux.resources.unified"].contains(&pattern) {
                     continue;
                 }
                 if pat == SECCOMP {
@@ -556,17 +559,7 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
     if str_at(v, "domainname").is_some() && !has_ns("uts") {
         return Err(bad("domainname", "needs a uts namespace"));
     }
-    let device_rules = match at(v, "linux.resources.devices").and_then(Value::as_array) {
-        None => None,
-        Some(list) => Some(
-            list.iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    crate::device_rules::parse(&format!("linux.resources.devices[{i}]"), r)
-                })
-                .collect::<Result<Vec<_>>>()?,
-        ),
-    };
+    let resources = crate::resources::parse(at(v, "linux.resources"), "linux.resources")?;
     let devices = at(v, "linux.devices")
         .and_then(Value::as_array)
         .into_iter()
@@ -580,12 +573,6 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             "device nodes in a user namespace (mknod is refused there) are not supported by isolab yet",
         ));
     }
-    let limits = Limits {
-        memory: at(v, "linux.resources.memory.limit").and_then(Value::as_u64),
-        pids: at(v, "linux.resources.pids.limit").and_then(Value::as_u64),
-        cpu_quota_us: cpu_quota(v),
-        cpu_shares: at(v, "linux.resources.cpu.shares").and_then(Value::as_u64),
-    };
     Ok(Config {
         bundle: bundle.to_path_buf(),
         rootfs,
@@ -616,7 +603,7 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         gid_mappings,
         masked: strings_at(v, "linux.maskedPaths"),
         readonly: strings_at(v, "linux.readonlyPaths"),
-        limits,
+        limits: resources.limits,
         annotations: at(v, "annotations")
             .and_then(Value::as_object)
             .into_iter()
@@ -640,7 +627,8 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
         cgroups_path: str_at(v, "linux.cgroupsPath")
             .filter(|p| !p.is_empty())
             .map(str::to_string),
-        device_rules,
+        device_rules: resources.devices,
+        unified: resources.unified,
         devices,
         terminal: bool_at(v, "process.terminal"),
         console_size: at(v, "process.consoleSize").map(|s| {
@@ -692,18 +680,6 @@ pub fn sysctl_namespace(key: &str) -> Option<&'static str> {
     }
 }
 // ANCHOR_END: sysctl_namespace
-
-/// cpu.quota per cpu.period, scaled to step 5's 100 ms period.
-fn cpu_quota(v: &Value) -> Option<u64> {
-    let quota = at(v, "linux.resources.cpu.quota").and_then(Value::as_i64)?;
-    if quota <= 0 {
-        return None;
-    }
-    let period = at(v, "linux.resources.cpu.period")
-        .and_then(Value::as_u64)
-        .unwrap_or(crate::limits::CPU_PERIOD_US);
-    Some(quota as u64 * crate::limits::CPU_PERIOD_US / period.max(1))
-}
 
 fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(v, |v, k| v.get(k))

@@ -29,6 +29,7 @@ pub mod netns;
 pub mod oci_mounts;
 pub mod oci_state;
 pub mod personality;
+pub mod resources;
 pub mod security;
 pub mod sysctl;
 pub mod timens;

@@ -167,6 +167,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     if let Some(rules) = &config.device_rules {
         crate::device_rules::apply(&layout, &mut cg, rules)?; // before the process joins
     }
+    crate::resources::apply_unified(&layout, &cg, &config.unified)?;
     record.cgroup = Some(cg.name.clone());
     let (mut runtime, child_end) = sync::channel()?;
     let mut child_end = Some(child_end);

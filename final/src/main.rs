@@ -140,6 +140,13 @@ enum Command {
         format: String,
         id: String,
     },
+    /// Change a container's resource limits
+    Update {
+        /// linux.resources as JSON, in FILE or on stdin (-)
+        #[arg(long, short, value_name = "FILE")]
+        resources: PathBuf,
+        id: String,
+    },
     /// Print what this runtime supports, as JSON (runtime spec features.md)
     Features,
     /// The steps' tools: rootfs (images for bundles), inspect, probe, ...
@@ -312,6 +319,15 @@ fn dispatch(cli: &Cli) -> Result<i32> {
                 console_socket: console_socket.clone(),
             };
             isolab::exec_process::exec(&cli.root, id, &opts)
+        }
+        Command::Update { resources, id } => {
+            let text = if resources.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(resources)
+            }
+            .map_err(|e| Error::Request(format!("--resources {}: {e}", resources.display())))?;
+            isolab::resources::update(&cli.root, id, &text).map(|()| 0)
         }
         Command::Pause { id } => lifecycle::pause(&cli.root, id, true).map(|()| 0),
         Command::Resume { id } => lifecycle::pause(&cli.root, id, false).map(|()| 0),

@@ -271,3 +271,101 @@ fn device_rules_stop_a_node_made_with_cap_mknod() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "read-refused\nnull-ok\n1:7 640 7\n", "m only");
 }
+
+#[test]
+fn update_changes_a_running_containers_limits() {
+    use std::io::Write;
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-update");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let b = bundle(&dir, "sleep 60", |spec| {
+        spec["linux"]["resources"]["pids"] = json!({"limit": 42});
+    });
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "run",
+            "-d",
+            "--bundle",
+            b.to_str().unwrap(),
+            "upd",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let pids_max = || -> Vec<String> {
+        cgroup_dirs("isolab-upd")
+            .iter()
+            .filter_map(|d| std::fs::read_to_string(d.join("pids.max")).ok())
+            .collect()
+    };
+    assert_eq!(pids_max(), ["42\n"]);
+    // From a file, and from stdin as engines pipe it.
+    let file = dir.0.join("resources.json");
+    std::fs::write(&file, r#"{"pids": {"limit": 17}}"#).unwrap();
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "update",
+            "--resources",
+            file.to_str().unwrap(),
+            "upd",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(pids_max(), ["17\n"]);
+    let mut child = std::process::Command::new(BIN)
+        .args(["--root", root, "update", "--resources", "-", "upd"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let unified = r#"{"pids": {"limit": 9}, "unified": {"memory.high": "52428800"}}"#;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(unified.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let layout = isolab::cgroup::Layout::detect().unwrap();
+    if layout.version() == isolab::cgroup::Version::V2 {
+        assert!(out.status.success(), "{err}");
+        let dir = layout.v2.unwrap().join("isolab-upd");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("memory.high")).unwrap(),
+            "52428800\n"
+        );
+        assert_eq!(pids_max(), ["9\n"]);
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("needs a pure cgroup v2 host"), "{err}");
+        assert_eq!(pids_max(), ["17\n"], "nothing changed");
+    }
+    // What it doesn't change is refused by name.
+    std::fs::write(&file, r#"{"blockIO": {"weight": 10}}"#).unwrap();
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "update",
+            "--resources",
+            file.to_str().unwrap(),
+            "upd",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "isolab: --resources: blockIO: not supported by isolab yet\n"
+    );
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "upd"]);
+    assert_eq!(code, 0, "{err}");
+}

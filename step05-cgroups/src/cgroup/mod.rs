@@ -264,19 +264,13 @@ impl Cgroup {
         };
         // From here on, a failure drops `cg`, which removes what was made.
         if let Some(root) = &layout.v2 {
-            // Each level, from the root down, enables the controllers for
-            // the level below it.
-            let mut dir = root.clone();
-            for part in name.split('/') {
-                if dir != *root {
-                    make_parent(&dir)?;
-                }
-                if version == Version::V2 {
-                    v2::enable_controllers(&dir, limits)?;
-                }
-                dir.push(part);
+            if let Some((parents, _)) = name.rsplit_once('/') {
+                make_parent(&root.join(parents))?;
             }
-            cg.v2 = Some(mkdir(&dir)?);
+            if version == Version::V2 {
+                enable_down_to(root, &name, limits)?;
+            }
+            cg.v2 = Some(mkdir(&root.join(&name))?);
         }
         for h in layout.v1_used() {
             let dir = h.mount.join(&name);
@@ -286,16 +280,43 @@ impl Cgroup {
             let dir = mkdir(&dir)?;
             cg.v1.push((h.clone(), dir));
         }
-        match version {
-            Version::V2 => v2::apply(
-                cg.v2.as_deref().unwrap_or(Path::new("/nonexistent")),
-                limits,
-            )?,
-            Version::V1 | Version::Hybrid => v1::apply(&cg.v1_dirs(), limits)?,
-        }
+        cg.apply(limits)?;
         Ok(cg)
     }
     // ANCHOR_END: create
+
+    /// Write `limits` into the cgroup's files (at creation, or to change
+    /// a running container's: the OCI runtime's `update`).
+    pub fn apply(&self, limits: &Limits) -> Result<()> {
+        match self.version {
+            Version::V2 => v2::apply(
+                self.v2.as_deref().unwrap_or(Path::new("/nonexistent")),
+                limits,
+            ),
+            Version::V1 | Version::Hybrid => v1::apply(&self.v1_dirs(), limits),
+        }
+    }
+
+    /// The existing cgroup at `name` (see [`Cgroup::create_at`]), in every
+    /// hierarchy that has it; dropping it leaves it alone.
+    pub fn open(layout: &Layout, name: &str) -> Cgroup {
+        let name = name.trim_matches('/').to_string();
+        let mut cg = Cgroup::none(layout);
+        cg.armed = false;
+        cg.v2 = layout
+            .v2
+            .as_ref()
+            .map(|root| root.join(&name))
+            .filter(|d| d.is_dir());
+        cg.v1 = layout
+            .v1
+            .iter()
+            .map(|h| (h.clone(), h.mount.join(&name)))
+            .filter(|(_, d)| d.is_dir())
+            .collect();
+        cg.name = name;
+        cg
+    }
 
     /// [`Cgroup::create`], or for a normal user without a writable cgroup
     /// subtree (rootless, step 7): no cgroup, with a one-line notice, or an
@@ -445,6 +466,18 @@ pub fn procs(dir: &Path) -> Vec<i32> {
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect()
+}
+
+/// Enable what `limits` needs for the v2 cgroup `name`: each level, from
+/// the root down to its parent, enables the controllers for the level
+/// below it.
+pub fn enable_down_to(root: &Path, name: &str, limits: &Limits) -> Result<()> {
+    let mut dir = root.to_path_buf();
+    for part in name.split('/') {
+        v2::enable_controllers(&dir, limits)?;
+        dir.push(part);
+    }
+    Ok(())
 }
 
 /// A parent of a cgroup, made if missing (and then kept: another
