@@ -19,6 +19,8 @@ pub struct MountSpec {
     pub kind: String,
     pub source: String,
     pub options: Vec<String>,
+    /// `uidMappings`/`gidMappings` of the mount: an idmapped bind.
+    pub idmapped: bool,
 }
 
 /// What the container's setup needs from config.json.
@@ -129,6 +131,14 @@ const SUPPORTED: &[&str] = &[
     "mounts.*.type",
     "mounts.*.source",
     "mounts.*.options",
+    "mounts.*.uidMappings",
+    "mounts.*.uidMappings.*.containerID",
+    "mounts.*.uidMappings.*.hostID",
+    "mounts.*.uidMappings.*.size",
+    "mounts.*.gidMappings",
+    "mounts.*.gidMappings.*.containerID",
+    "mounts.*.gidMappings.*.hostID",
+    "mounts.*.gidMappings.*.size",
     "linux",
     "linux.namespaces",
     "linux.namespaces.*.type",
@@ -203,6 +213,192 @@ const NAMESPACES: [&str; 8] = [
 const MOUNT_TYPES: [&str; 8] = [
     "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "bind", "none",
 ];
+
+/// The JSON type a field must have (runtime-spec's config.md): a value
+/// of another type would otherwise read as absent, and a limit given as
+/// "64M" would be a limit nobody applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Object,
+    Array,
+    String,
+    Bool,
+    Int,
+    UInt,
+}
+
+impl Kind {
+    fn of(pattern: &str) -> Option<Kind> {
+        use Kind::*;
+        const OBJECTS: [&str; 25] = [
+            "root",
+            "process",
+            "process.consoleSize",
+            "process.user",
+            "process.capabilities",
+            "process.rlimits.*",
+            "mounts.*",
+            "linux",
+            "linux.namespaces.*",
+            "linux.sysctl",
+            "linux.timeOffsets",
+            "linux.timeOffsets.monotonic",
+            "linux.timeOffsets.boottime",
+            "linux.personality",
+            "linux.uidMappings.*",
+            "linux.gidMappings.*",
+            "mounts.*.uidMappings.*",
+            "mounts.*.gidMappings.*",
+            "linux.resources",
+            "linux.resources.memory",
+            "linux.resources.pids",
+            "linux.resources.cpu",
+            "linux.resources.unified",
+            "linux.resources.devices.*",
+            "linux.devices.*",
+        ];
+        const ARRAYS: [&str; 20] = [
+            "mounts.*.uidMappings",
+            "mounts.*.gidMappings",
+            "process.user.additionalGids",
+            "process.args",
+            "process.env",
+            "process.capabilities.bounding",
+            "process.capabilities.effective",
+            "process.capabilities.permitted",
+            "process.capabilities.inheritable",
+            "process.capabilities.ambient",
+            "process.rlimits",
+            "mounts",
+            "mounts.*.options",
+            "linux.namespaces",
+            "linux.personality.flags",
+            "linux.maskedPaths",
+            "linux.readonlyPaths",
+            "linux.uidMappings",
+            "linux.gidMappings",
+            "linux.resources.devices",
+        ];
+        const BOOLS: [&str; 4] = [
+            "root.readonly",
+            "process.terminal",
+            "process.noNewPrivileges",
+            "linux.resources.devices.*.allow",
+        ];
+        // signed: -1 means "unlimited" or "any"
+        const INTS: [&str; 10] = [
+            "process.oomScoreAdj",
+            "linux.timeOffsets.monotonic.secs",
+            "linux.timeOffsets.boottime.secs",
+            "linux.resources.memory.limit",
+            "linux.resources.pids.limit",
+            "linux.resources.cpu.quota",
+            "linux.resources.devices.*.major",
+            "linux.resources.devices.*.minor",
+            "linux.devices.*.major",
+            "linux.devices.*.minor",
+        ];
+        if OBJECTS.contains(&pattern) || pattern == "annotations" {
+            return Some(Object);
+        }
+        if pattern == "linux.devices" || ARRAYS.contains(&pattern) {
+            return Some(Array);
+        }
+        if BOOLS.contains(&pattern) {
+            return Some(Bool);
+        }
+        if INTS.contains(&pattern) {
+            return Some(Int);
+        }
+        if let Some(array) = pattern.strip_suffix(".*") {
+            // elements of the arrays of strings (and of gids)
+            return match array {
+                "process.user.additionalGids" => Some(UInt),
+                a if ARRAYS.contains(&a) => Some(String),
+                _ => None,
+            };
+        }
+        let last = pattern.rsplit('.').next().unwrap_or("");
+        if [
+            "height",
+            "width",
+            "uid",
+            "gid",
+            "umask",
+            "soft",
+            "hard",
+            "containerID",
+            "hostID",
+            "size",
+            "nanosecs",
+            "period",
+            "shares",
+            "fileMode",
+        ]
+        .contains(&last)
+        {
+            return Some(UInt);
+        }
+        SUPPORTED.contains(&pattern).then_some(String)
+    }
+
+    fn matches(self, v: &Value) -> bool {
+        match self {
+            Kind::Object => v.is_object(),
+            Kind::Array => v.is_array(),
+            Kind::String => v.is_string(),
+            Kind::Bool => v.is_boolean(),
+            Kind::Int => v.is_i64() || v.is_u64(),
+            Kind::UInt => v.is_u64(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Object => "an object",
+            Kind::Array => "an array",
+            Kind::String => "a string",
+            Kind::Bool => "true or false",
+            Kind::Int => "an integer",
+            Kind::UInt => "a non-negative integer",
+        }
+    }
+}
+
+/// The first field of a type config.json's fields can't have, as (its
+/// path, what it must be). `null` counts as absent.
+pub fn mistyped(value: &Value) -> Option<(String, &'static str)> {
+    fn walk(v: &Value, path: &str, pattern: &str) -> Option<(String, &'static str)> {
+        if !pattern.is_empty() && !v.is_null() {
+            // seccomp and hooks are typed by their own readers
+            if pattern.starts_with(SECCOMP) || pattern.starts_with("hooks") {
+                return None;
+            }
+            let parent = pattern.rsplit_once('.').map_or("", |(p, _)| p);
+            let kind = match parent {
+                "annotations" => Some(Kind::String),
+                "linux.sysctl" | "linux.resources.unified" => None, // their readers say
+                _ => Kind::of(pattern),
+            };
+            if let Some(kind) = kind
+                && !kind.matches(v)
+            {
+                return Some((path.to_string(), kind.name()));
+            }
+        }
+        match v {
+            Value::Object(map) => map
+                .iter()
+                .find_map(|(k, v)| walk(v, &join(path, k), &join(pattern, k))),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"), &format!("{pattern}.*"))),
+            _ => None,
+        }
+    }
+    walk(value, "", "")
+}
 
 /// Every field path present in `value` that [`SUPPORTED`] lacks, with
 /// array indices (`mounts[3].uidMappings`).
@@ -294,6 +490,9 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
     if let Some(first) = unsupported(v).first() {
         return Err(bad(first, "not supported by isolab yet"));
     }
+    if let Some((path, kind)) = mistyped(v) {
+        return Err(bad(&path, &format!("must be {kind}")));
+    }
     let version = str_at(v, "ociVersion").ok_or_else(|| bad("ociVersion", "missing"))?;
     if !version.starts_with("1.") {
         return Err(bad("ociVersion", &format!("{version}: isolab runs 1.x")));
@@ -333,6 +532,7 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
                 .flatten()
                 .filter_map(|o| o.as_str().map(str::to_string))
                 .collect(),
+            idmapped: m.get("uidMappings").is_some() || m.get("gidMappings").is_some(),
         };
         if !spec.destination.starts_with('/') {
             return Err(bad(
@@ -397,6 +597,25 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
     };
     let (uid_mappings, gid_mappings) = (maps("linux.uidMappings"), maps("linux.gidMappings"));
     let userns = namespaces.iter().any(|n| n == "user");
+    // ANCHOR: idmapped_check
+    // An idmapped bind shifts ids by a user namespace's maps: isolab uses
+    // the container's own, so a mount's maps must be the container's.
+    for (i, m) in mounts.iter().enumerate() {
+        if !m.idmapped {
+            continue;
+        }
+        let at_mount = |k: &str| format!("mounts.{i}.{k}");
+        let same = maps(&at_mount("uidMappings")) == uid_mappings
+            && maps(&at_mount("gidMappings")) == gid_mappings;
+        let bind = m.options.iter().any(|o| o == "bind" || o == "rbind");
+        if !userns || !same || !bind {
+            return Err(bad(
+                &format!("mounts[{i}].uidMappings"),
+                "isolab idmaps binds with the container's own user namespace: a bind, with linux.uidMappings and gidMappings repeated",
+            ));
+        }
+    }
+    // ANCHOR_END: idmapped_check
     if userns && (uid_mappings.is_empty() || gid_mappings.is_empty()) {
         return Err(bad(
             "linux.uidMappings",
@@ -681,8 +900,13 @@ pub fn sysctl_namespace(key: &str) -> Option<&'static str> {
 }
 // ANCHOR_END: sysctl_namespace
 
+/// The value at a dotted path; a number steps into an array.
 fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |v, k| v.get(k))
+    path.split('.')
+        .try_fold(v, |v, k| match k.parse::<usize>() {
+            Ok(i) if v.is_array() => v.get(i),
+            _ => v.get(k),
+        })
 }
 
 fn str_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
@@ -735,7 +959,7 @@ mod tests {
     #[test]
     fn unsupported_fields_are_named_by_their_path() {
         let mut spec = crate::default_spec::default_spec(None);
-        spec["mounts"][2]["uidMappings"] = serde_json::json!([]);
+        spec["mounts"][2]["idmapOptions"] = serde_json::json!([]);
         spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
         spec["linux"]["seccomp"] =
             serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x"});
@@ -747,7 +971,7 @@ mod tests {
             [
                 "linux.seccomp.listenerPath",
                 "linux.timeOffsets.realtime",
-                "mounts[2].uidMappings"
+                "mounts[2].idmapOptions"
             ]
         );
         let (dir, err) = bundle_with(&spec);
@@ -787,6 +1011,26 @@ mod tests {
             (
                 serde_json::json!({"linux": {"sysctl": {"kernel.shmmax": 5}}}),
                 "linux.sysctl.kernel.shmmax",
+            ),
+            (
+                serde_json::json!({"linux": {"resources": {"memory": {"limit": "64M"}}}}),
+                "linux.resources.memory.limit",
+            ),
+            (
+                serde_json::json!({"process": {"user": {"uid": -1}}}),
+                "process.user.uid",
+            ),
+            (
+                serde_json::json!({"process": {"args": ["sh", 5]}}),
+                "process.args[1]",
+            ),
+            (
+                serde_json::json!({"root": {"readonly": "yes"}}),
+                "root.readonly",
+            ),
+            (
+                serde_json::json!({"annotations": {"a": 1}}),
+                "annotations.a",
             ),
         ] {
             let mut spec = crate::default_spec::default_spec(None);

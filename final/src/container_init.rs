@@ -45,6 +45,8 @@ pub struct Setup<'a> {
     pub console: Option<&'a OwnedFd>,
     /// `--preserve-fds`: how many fds from 3 up the command inherits.
     pub preserve_fds: i32,
+    /// The user namespace's maps, as `create` writes them.
+    pub maps: Option<&'a crate::userns::Maps>,
 }
 
 // ANCHOR: sequence
@@ -59,8 +61,8 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     keep.extend(preserved.clone());
     init::close_inherited_fds(chan, &keep)?;
     chan.wait_parent()?; // sync 0: in our cgroup, our maps written
-    if let Some(maps) = crate::lifecycle::maps_of(config) {
-        crate::userns::become_root(&maps)?; // uid 0 inside, the mapped id outside
+    if let Some(maps) = setup.maps {
+        crate::userns::become_root(maps)?; // uid 0 inside, the mapped id outside
     }
     // Until its execve, nobody but root of the host may look into its
     // /proc/PID (fds, memory), as in the steps; execve makes it dumpable.
@@ -100,7 +102,16 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     )?;
     let root = Root::open(rootfs)?;
     for m in &config.mounts {
-        crate::oci_mounts::mount_one(&root, rootfs, m, setup.cg, config.mount_label.as_deref())?;
+        // an idmapped bind's tree comes from the runtime, in mounts' order
+        let tree = if m.idmapped { chan.recv_fd()? } else { None };
+        crate::oci_mounts::mount_one(
+            &root,
+            rootfs,
+            m,
+            setup.cg,
+            config.mount_label.as_deref(),
+            tree,
+        )?;
     }
     for node in &config.devices {
         crate::device_nodes::create(&root, node)?;
@@ -243,7 +254,12 @@ pub fn privileges(config: &Config) -> Result<()> {
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&groups).map_err(|e| Error::syscall("setgroups", e))?;
+    // A normal user's single-id map denies setgroups(2) (user_namespaces(7)):
+    // then only "no groups" is possible, and already true.
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !(denied && groups.is_empty()) {
+        nix::unistd::setgroups(&groups).map_err(|e| Error::syscall("setgroups", e))?;
+    }
     let gid = nix::unistd::Gid::from_raw(config.gid);
     nix::unistd::setresgid(gid, gid, gid).map_err(|e| Error::syscall("setresgid", e))?;
     let uid = nix::unistd::Uid::from_raw(config.uid);

@@ -147,8 +147,18 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
     let filter = security::seccomp(&config)?;
     // Opened now, from the host's /proc, before anything is joined.
     let mut namespaces = Vec::new();
-    for (name, flag) in NAMESPACES {
+    // A user namespace of its own first: it owns the others, and joining
+    // it gives the capabilities the other setns calls need (a rootless
+    // container's runtime has none on the host). Namespaces it shares
+    // with us (a rootless container's network) are not joined: setns
+    // into the host's would be refused from inside the user namespace.
+    let user = [("user", CloneFlags::CLONE_NEWUSER)];
+    for (name, flag) in user.into_iter().chain(NAMESPACES) {
         let path = format!("/proc/{}/ns/{name}", record.pid);
+        let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
+        if std::fs::read_link(&path).ok() == ours {
+            continue;
+        }
         let fd = std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {path}"), e))?;
         namespaces.push((OwnedFd::from(fd), flag, name));
     }

@@ -35,6 +35,9 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
     /// `--systemd-cgroup`: cgroupsPath is slice:prefix:name.
     pub systemd_cgroup: bool,
+    /// `--rootless`: run without root (a user namespace of the config's;
+    /// no cgroup where none is delegated).
+    pub rootless: bool,
     /// Where to send the pty master when process.terminal is true.
     pub console_socket: Option<PathBuf>,
     /// `--preserve-fds N`: fds 3 to 3+N-1 go to the container's process.
@@ -87,9 +90,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         }
     }
     let config = bundle::load(&opts.bundle)?; // checked before anything is made
-    if !crate::pseudofs::real_root() {
+    if opts.rootless && !config.namespaces.iter().any(|n| n == "user") {
         return Err(Error::Request(
-            "isolab create needs root so far (rootless: newuidmap, a delegated cgroup; to come)"
+            "rootless: config.json needs a new user namespace (isolab spec --rootless writes one)"
                 .into(),
         ));
     }
@@ -162,13 +165,30 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     let layout = Layout::detect()?;
     let cgroup =
         crate::cgroups_path::resolve(config.cgroups_path.as_deref(), opts.systemd_cgroup, id)?;
-    let mut cg = Cgroup::create_at(&layout, &cgroup, &config.limits)?;
-    undo.cgroup = Some(cg.name.clone());
-    if let Some(rules) = &config.device_rules {
-        crate::device_rules::apply(&layout, &mut cg, rules)?; // before the process joins
+    let mut cg = if opts.rootless {
+        Cgroup::create_at_or_skip(&layout, &cgroup, &config.limits)?
+    } else {
+        Cgroup::create_at(&layout, &cgroup, &config.limits)?
+    };
+    let have_cgroup = !cg.name.is_empty();
+    undo.cgroup = have_cgroup.then(|| cg.name.clone());
+    match &config.device_rules {
+        Some(rules) if have_cgroup => crate::device_rules::apply(&layout, &mut cg, rules)?, // before the process joins
+        // In a user namespace no device node can be made, only the
+        // host's bound (with their own modes): nothing for rules to stop.
+        Some(_) => explain::note("no cgroup: linux.resources.devices not applied"),
+        None => {}
     }
     crate::resources::apply_unified(&layout, &cg, &config.unified)?;
-    record.cgroup = Some(cg.name.clone());
+    record.cgroup = have_cgroup.then(|| cg.name.clone());
+    // The maps as this user may write them (a normal user's own ids
+    // directly, more through newuidmap).
+    let maps = maps_of(&config).map(|mut maps| {
+        if opts.rootless {
+            rootless_maps(&mut maps);
+        }
+        maps
+    });
     let (mut runtime, child_end) = sync::channel()?;
     let mut child_end = Some(child_end);
     let setup = Setup {
@@ -183,6 +203,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         joins: &joins,
         console: console.as_ref(),
         preserve_fds: opts.preserve_fds,
+        maps: maps.as_ref(),
     };
     // A PID namespace is joined by the parent: setns(CLONE_NEWPID) moves
     // where our next child lands, which is the container's process.
@@ -196,11 +217,21 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     let child = clone::clone(clone_flags(&config), || child(&setup, &mut child_end))?;
     drop(child_end);
     undo.child = Some(child);
-    if let Some(maps) = maps_of(&config) {
-        crate::userns::write_maps(child.as_raw(), &maps)?; // before the child may act
+    if let Some(maps) = &maps {
+        crate::userns::write_maps(child.as_raw(), maps)?; // before the child may act
     }
     cg.join(child.as_raw())?;
     runtime.parent_done()?; // sync 0
+    // ANCHOR: idmapped
+    // Idmapped binds: only the host's root may make them, so the runtime
+    // does, with the child's user namespace now that its maps are written,
+    // and sends each to the child (SCM_RIGHTS) in the order it mounts.
+    for m in config.mounts.iter().filter(|m| m.idmapped) {
+        let tree = crate::idmap::create(std::path::Path::new(&m.source), child.as_raw())?;
+        use std::os::fd::AsFd;
+        runtime.send_fd(Some(tree.as_fd()))?;
+    }
+    // ANCHOR_END: idmapped
     // ANCHOR: hooks
     // The child's namespaces and mounts are made, pivot_root not yet: the
     // runtime's hooks run now, with the process in the state they read.
@@ -315,6 +346,21 @@ fn clone_flags(config: &Config) -> CloneFlags {
         };
     }
     flags
+}
+
+/// How a normal user's kernel lets the maps be written: its own ids alone
+/// directly (with setgroups denied), anything more through newuidmap and
+/// newgidmap and the user's /etc/subuid ranges (step 7).
+fn rootless_maps(maps: &mut crate::userns::Maps) {
+    let own = |list: &[crate::userns::IdMap], id: u32| {
+        list.len() == 1 && list[0].outside == id && list[0].count == 1
+    };
+    let (uid, gid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    maps.single = own(&maps.uid, uid) && own(&maps.gid, gid);
+    maps.helpers = !maps.single;
 }
 
 /// The user namespace's maps, as step 7 writes them.

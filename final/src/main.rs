@@ -37,6 +37,13 @@ struct Cli {
     #[arg(long, global = true)]
     systemd_cgroup: bool,
 
+    /// Run as a normal user: the config's user namespace maps your own id
+    /// (or newuidmap maps a range), and no cgroup is needed (auto: when
+    /// not root). Before the subcommand (`spec --rootless` is spec's own)
+    #[arg(long, value_name = "auto|true|false", default_value = "auto",
+          value_parser = ["auto", "true", "false"])]
+    rootless: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -181,6 +188,11 @@ impl CreateArgs {
             pid_file: self.pid_file.clone(),
             no_new_keyring: self.no_new_keyring,
             systemd_cgroup: cli.systemd_cgroup,
+            rootless: match cli.rootless.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => !isolab::pseudofs::real_root(),
+            },
             console_socket: self.console_socket.clone(),
             preserve_fds: i32::from(self.preserve_fds),
         }

@@ -61,6 +61,8 @@ pub fn options(list: &[String]) -> Result<Options> {
             "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
             "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
+            // the mount's uidMappings/gidMappings make it idmapped
+            "idmap" | "ridmap" => continue,
             other => {
                 data.push(other.to_string());
                 continue;
@@ -92,12 +94,15 @@ pub fn propagation(option: &str) -> Option<MsFlags> {
 
 // ANCHOR: mount_one
 /// Mount one entry of `mounts[]`, inside the rootfs.
+/// `tree` is the runtime's idmapped copy of the source, for a mount with
+/// uidMappings (see [`crate::idmap`]): attached instead of a bind.
 pub fn mount_one(
     root: &Root,
     rootfs: &Path,
     m: &MountSpec,
     cg: &Cgroup,
     label: Option<&str>,
+    tree: Option<std::os::fd::OwnedFd>,
 ) -> Result<()> {
     let Options {
         flags,
@@ -150,7 +155,10 @@ pub fn mount_one(
     } else {
         flags
     };
-    mount::mount(source, &target, fstype, first, &data)?;
+    match &tree {
+        Some(tree) => crate::idmap::attach_fd(tree, target.fd(), &m.destination)?,
+        None => mount::mount(source, &target, fstype, first, &data)?,
+    }
     if bind && flags.intersects(!(MsFlags::MS_BIND | MsFlags::MS_REC)) {
         // A bind takes its flags (ro, nosuid...) only on a remount, which
         // changes one mount; an rbind's submounts take them from one

@@ -369,3 +369,62 @@ fn update_changes_a_running_containers_limits() {
     let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "upd"]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn an_idmapped_bind_shows_host_root_files_as_container_roots() {
+    require_root();
+    let dir = TempDir::new("oci-idmap");
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("file"), "host root's\n").unwrap();
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let script = "stat -c %u:%g /mnt/file; touch /mnt/new 2>/dev/null && stat -c %u /mnt/new || echo refused";
+    let with_userns = |spec: &mut serde_json::Value, idmapped: bool| {
+        spec["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        spec["linux"]["uidMappings"] = map.clone();
+        spec["linux"]["gidMappings"] = map.clone();
+        // no /out: container root may not make a mount point in the image
+        // (/mnt is there)
+        let mounts = spec["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/out");
+        let mut m = json!({"destination": "/mnt", "type": "bind", "source": data,
+                           "options": ["bind", "rw"]});
+        if idmapped {
+            m["uidMappings"] = map.clone();
+            m["gidMappings"] = map.clone();
+        }
+        spec["mounts"].as_array_mut().unwrap().push(m);
+    };
+    // The step before: a plain bind shows host root's files as nobody's,
+    // and container root may not write there.
+    let (code, out, err) = run_script(&dir, "plain", script, |s| with_userns(s, false));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "65534:65534\nrefused\n");
+    let (code, out, err) = run_script(&dir, "idmapped", script, |s| with_userns(s, true));
+    if code != 0 && err.contains("mount_setattr") {
+        eprintln!("NOTE: {} can't be idmapped here: {err}", data.display());
+        return;
+    }
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "0:0\n0\n", "root's inside, through the mount");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(data.join("new")).unwrap().uid(),
+        0,
+        "written as host root's on disk"
+    );
+    // Maps other than the container's are refused by path.
+    let (code, _, err) = run_script(&dir, "other", script, |s| {
+        with_userns(s, true);
+        let last = s["mounts"].as_array().unwrap().len() - 1;
+        s["mounts"][last]["uidMappings"] = json!([{"containerID": 0, "hostID": 5, "size": 1}]);
+    });
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("uidMappings: isolab idmaps binds with the container's own"),
+        "{err}"
+    );
+}

@@ -270,6 +270,18 @@ fn spec_writes_a_config_this_runtime_accepts() {
     let features: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(features["ociVersionMax"], isolab::oci_state::OCI_VERSION);
     assert_eq!(features["linux"]["seccomp"]["enabled"], true);
+    // spec's own --rootless, beside the global --rootless VALUE
+    let rootless = dir.0.join("rootless");
+    std::fs::create_dir_all(&rootless).unwrap();
+    let (code, _, err) = isolab(
+        &dir,
+        &["spec", "--rootless", "--bundle", rootless.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(rootless.join("config.json")).unwrap();
+    assert!(text.contains("\"user\""), "{text}");
+    let (code, _, err) = isolab(&dir, &["--rootless", "maybe", "list"]);
+    assert_eq!(code, 2, "{err}");
 }
 
 #[test]
@@ -929,4 +941,98 @@ fn preserve_fds_passes_the_engines_fds_and_only_those() {
     let (code, _, err) = run(&["--preserve-fds", "3"], "fds3");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("fd 4 is not open"), "{err}");
+}
+
+#[test]
+fn a_normal_user_runs_and_execs_into_a_rootless_container() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-rootless");
+    // The user's copy of the binary, state root and output directory, in
+    // a directory uid 1000 can reach wherever this checkout lives.
+    let bin = dir.0.join("isolab");
+    std::fs::copy(BIN, &bin).unwrap();
+    let b = bundle(
+        &dir,
+        "(cat /proc/self/uid_map; id -u; cat /proc/self/setgroups) > /mnt/info; echo ready > /mnt/ready; sleep 60",
+        |spec| {
+            let rootless = isolab::default_spec::default_spec(Some((1000, 1000)));
+            spec["linux"] = rootless["linux"].clone();
+            let mounts = spec["mounts"].as_array_mut().unwrap();
+            mounts[..7].clone_from_slice(&rootless["mounts"].as_array().unwrap()[..7]);
+            // the image's own /mnt: the user may not make a mount point
+            mounts[7]["destination"] = json!("/mnt");
+        },
+    );
+    let user_root = dir.0.join("user-root");
+    std::fs::create_dir_all(&user_root).unwrap();
+    let ok = Command::new("chown")
+        .args(["-R", "1000:1000"])
+        .arg(&user_root)
+        .arg(dir.0.join("out"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_user = |args: &[&str]| {
+        let out = Command::new("setpriv")
+            .args(["--reuid=1000", "--regid=1000", "--clear-groups"])
+            .arg(&bin)
+            .arg("--root")
+            .arg(&user_root)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdin(std::process::Stdio::null())
+            // files, not pipes: a detached container keeps them open
+            .stdout(std::fs::File::create(dir.0.join("stdout")).unwrap())
+            .stderr(std::fs::File::create(dir.0.join("stderr")).unwrap())
+            .status()
+            .expect("setpriv (util-linux)");
+        (
+            out.code().unwrap_or(-1),
+            std::fs::read_to_string(dir.0.join("stdout")).unwrap_or_default(),
+            std::fs::read_to_string(dir.0.join("stderr")).unwrap_or_default(),
+        )
+    };
+    // If an assertion fails, the container still goes (root may delete it).
+    struct Gone<'a>(&'a Path);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new(BIN)
+                .arg("--root")
+                .arg(self.0)
+                .args(["delete", "--force", "rl"])
+                .status();
+        }
+    }
+    let _gone = Gone(&user_root);
+    let (code, _, err) = as_user(&["run", "-d", "--bundle", b.to_str().unwrap(), "rl"]);
+    assert_eq!(code, 0, "{err}");
+    wait_for(&dir.0.join("out/ready"));
+    let info = std::fs::read_to_string(dir.0.join("out/info")).unwrap();
+    let info: Vec<String> = info
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    // container root is the user; a single-id map denies setgroups
+    assert_eq!(info, ["0 1000 1", "0", "deny"]);
+    let state: Value = serde_json::from_str(&as_user(&["state", "rl"]).1).unwrap();
+    assert_eq!(state["status"], "running", "{state}");
+    let pid = state["pid"].as_i64().unwrap();
+    // From the host: its uid is the user's, its user namespace its own.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("Uid:\t1000\t1000\t1000\t1000"), "{status}");
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap(),
+        std::fs::read_link("/proc/self/ns/user").unwrap()
+    );
+    // exec joins the user namespace first, then the others.
+    let (code, out, err) = as_user(&["exec", "rl", "sh", "-c", "id -u; hostname"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "0\nisolab\n");
+    let (code, _, err) = as_user(&["delete", "--force", "rl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!user_root.join("rl").exists());
 }

@@ -29,6 +29,7 @@ use crate::mount::{self, AT_RECURSIVE, MOUNT_ATTR_IDMAP, MountAttr};
 
 const OPEN_TREE_CLONE: u32 = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 
 // ANCHOR: create
 /// Runtime side: a detached copy of `image`'s mount, idmapped with the user
@@ -114,3 +115,29 @@ pub fn attach(tree: &OwnedFd, target: &Path) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: attach
+
+/// [`attach`] onto a target already open (O_PATH, resolved inside a
+/// rootfs): the OCI runtime's idmapped binds. `shown` names it.
+pub fn attach_fd(tree: &OwnedFd, target: std::os::fd::BorrowedFd<'_>, shown: &str) -> Result<()> {
+    let empty = c"";
+    // SAFETY: two valid fds and empty NUL-terminated paths.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            target.as_raw_fd(),
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    let call = format!(
+        "move_mount({}, \"\", {shown:?}, \"\", F_EMPTY_PATH|T_EMPTY_PATH)",
+        tree.as_raw_fd()
+    );
+    if rc != 0 {
+        return Err(Error::syscall(call, Errno::last()));
+    }
+    explain::syscall(&call, 0);
+    Ok(())
+}

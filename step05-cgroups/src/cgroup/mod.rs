@@ -322,8 +322,13 @@ impl Cgroup {
     /// subtree (rootless, step 7): no cgroup, with a one-line notice, or an
     /// error if limits were asked for (they can't be applied).
     pub fn create_or_skip(layout: &Layout, id: &str, limits: &Limits) -> Result<Cgroup> {
+        Cgroup::create_at_or_skip(layout, &name_for(id), limits)
+    }
+
+    /// [`Cgroup::create_or_skip`] at `name` (see [`Cgroup::create_at`]).
+    pub fn create_at_or_skip(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
         use nix::errno::Errno;
-        match Cgroup::create(layout, id, limits) {
+        match Cgroup::create_at(layout, name, limits) {
             Err(Error::Syscall {
                 errno: Errno::EACCES | Errno::EPERM | Errno::EROFS,
                 ..
