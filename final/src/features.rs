@@ -19,7 +19,7 @@ pub fn features() -> Value {
             "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
             "noatime", "nodiratime", "relatime", "strictatime", "sync", "bind", "rbind",
             "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
-            "runbindable"
+            "runbindable", "idmap"
         ],
         "linux": {
             "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time"],
@@ -45,7 +45,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": crate::apparmor::active()},
             "selinux": {"enabled": crate::selinux::enabled()},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features": "isolab reports only what it applies"

@@ -62,7 +62,12 @@ pub fn options(list: &[String]) -> Result<Options> {
             "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
             // the mount's uidMappings/gidMappings make it idmapped
-            "idmap" | "ridmap" => continue,
+            "idmap" => continue,
+            "ridmap" => {
+                return Err(Error::Request(
+                    "config.json: mounts: option \"ridmap\": idmapping every submount is not supported by isolab yet".into(),
+                ));
+            }
             other => {
                 data.push(other.to_string());
                 continue;
