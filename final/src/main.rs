@@ -85,12 +85,21 @@ enum Command {
     },
     /// Create and start a container; without --detach wait for it and
     /// exit with its status
+    #[command(
+        after_help = "Two forms: `isolab run [--bundle B] ID` runs a bundle, as runc does;\n\
+                  `isolab run -- CMD [ARG...]` runs CMD in the default image with the\n\
+                  default config (isolab spec), as the steps' run does."
+    )]
     Run {
         #[command(flatten)]
         opts: CreateArgs,
         #[arg(long, short)]
         detach: bool,
-        id: String,
+        /// The container's ID (the bundle form)
+        id: Option<String>,
+        /// After --: a command for the default image (the steps' form)
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
     },
     /// List the containers under --root
     List {
@@ -266,9 +275,23 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             lifecycle::kill(&cli.root, id, parse_signal(signal)?, *all).map(|()| 0)
         }
         Command::Delete { force, id } => lifecycle::delete(&cli.root, id, *force).map(|()| 0),
-        Command::Run { opts, detach, id } => {
-            lifecycle::run(&cli.root, id, &opts.opts(cli), *detach)
-        }
+        Command::Run {
+            opts,
+            detach,
+            id,
+            command,
+        } => match (id, command.is_empty()) {
+            (Some(id), true) => lifecycle::run(&cli.root, id, &opts.opts(cli), *detach),
+            (None, false) if opts.bundle.as_os_str() == "." => {
+                lifecycle::run_command(&cli.root, command, &opts.opts(cli), *detach)
+            }
+            (None, true) => Err(Error::BadFlag(
+                "run needs an ID (with --bundle), or -- CMD for the default image".into(),
+            )),
+            _ => Err(Error::BadFlag(
+                "run takes an ID and a bundle, or -- CMD, not both".into(),
+            )),
+        },
         Command::List { format, quiet } => {
             let records = lifecycle::list(&cli.root);
             let text = match (format.as_str(), quiet) {

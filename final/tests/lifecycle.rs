@@ -1036,3 +1036,36 @@ fn a_normal_user_runs_and_execs_into_a_rootless_container() {
     assert_eq!(code, 0, "{err}");
     assert!(!user_root.join("rl").exists());
 }
+
+#[test]
+fn run_dash_dash_cmd_runs_the_default_image_and_leaves_nothing() {
+    require_root();
+    let dir = TempDir::new("oci-runcmd");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let (code, out, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "echo $$; hostname; exit 7",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (7, "1\nisolab\n"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(root).unwrap().count(),
+        0,
+        "no state, no bundle left"
+    );
+    for args in [vec!["run", "x", "--", "true"], vec!["run"]] {
+        let mut full = vec!["--root", root];
+        full.extend(args);
+        let (code, _, err) = isolab(&dir, &full);
+        assert_eq!(code, 2, "{err}");
+        assert_one_line(&err);
+    }
+}
