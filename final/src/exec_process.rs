@@ -17,7 +17,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::ForkResult;
 use serde_json::Value;
 
 use crate::bundle::{self, Config};
@@ -165,6 +165,12 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
     let procs = lifecycle::cgroup_procs_files(&record);
     let (mut from_helper, to_runtime) =
         std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
+    // In the foreground, a signal to us (an engine's SIGTERM, ^C) goes on
+    // to the helper and from it to the process: blocked here, taken with
+    // sigwait by each (the process unblocks them at its execve).
+    if !opts.detach {
+        crate::signals::block()?;
+    }
     // SAFETY: the runtime is single-threaded; the child only makes
     // syscalls and execs or exits.
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::syscall("fork", e))? {
@@ -191,13 +197,13 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
             drop(to_runtime);
             let mut text = String::new();
             let _ = from_helper.read_to_string(&mut text); // its child's PID, at EOF
-            let status = nix::sys::wait::waitpid(helper_pid, None)
-                .map_err(|e| Error::syscall("waitpid", e))?;
-            let code = match status {
-                nix::sys::wait::WaitStatus::Exited(_, c) => c,
-                nix::sys::wait::WaitStatus::Signaled(_, s, _) => 128 + s as i32,
-                _ => 1,
+            let status = if opts.detach {
+                nix::sys::wait::waitpid(helper_pid, None)
+                    .map_err(|e| Error::syscall("waitpid", e))?
+            } else {
+                crate::signals::supervise(helper_pid, |_, _| {})?
             };
+            let code = crate::signals::exit_code(status);
             if let (Some(file), Ok(pid)) = (&opts.pid_file, text.trim().parse::<i32>()) {
                 std::fs::write(file, pid.to_string())
                     .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
@@ -248,16 +254,9 @@ fn helper(
             if detach {
                 return Ok(0); // a subreaper (the engine's shim) adopts it
             }
-            wait_for(child)
+            let status = crate::signals::supervise(child, |_, _| {})?;
+            Ok(crate::signals::exit_code(status))
         }
-    }
-}
-
-fn wait_for(child: Pid) -> Result<i32> {
-    match nix::sys::wait::waitpid(child, None).map_err(|e| Error::syscall("waitpid", e))? {
-        nix::sys::wait::WaitStatus::Exited(_, c) => Ok(c),
-        nix::sys::wait::WaitStatus::Signaled(_, s, _) => Ok(128 + s as i32),
-        _ => Ok(1),
     }
 }
 

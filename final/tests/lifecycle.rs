@@ -1069,3 +1069,38 @@ fn run_dash_dash_cmd_runs_the_default_image_and_leaves_nothing() {
         assert_one_line(&err);
     }
 }
+
+#[test]
+fn a_foreground_exec_passes_signals_on_to_its_process() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-execsig");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let b = bundle(&dir, "sleep 60", |_| {});
+    let (code, _, err) = isolab(
+        &dir,
+        &["--root", root, "run", "-d", "--bundle", b.to_str().unwrap(), "sig"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let out = dir.0.join("exec.out");
+    let mut exec = Command::new(BIN)
+        .args(["--root", root, "exec", "sig", "sh", "-c"])
+        .arg("trap 'echo got TERM; exit 3' TERM; echo ready > /out/ready; sleep 30 & wait")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.0.join("out/ready"));
+    // as an engine stops an exec'd process: a signal to the runtime's PID
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(exec.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = exec.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "the process's own exit, after its trap");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "got TERM\n");
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "sig"]);
+    assert_eq!(code, 0, "{err}");
+}
