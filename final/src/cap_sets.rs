@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::capabilities::{self, to_caps};
-use crate::error::{Error, Result};
+use crate::capabilities;
+use crate::error::Result;
 use crate::explain;
 
 /// The numbers of `names`. The runtime spec says an unknown name is
@@ -24,29 +24,15 @@ pub fn known(names: &[String]) -> BTreeSet<u32> {
 }
 
 // ANCHOR: set_exactly
-/// Set permitted, effective, inheritable and ambient. Effective is emptied
-/// first: the kernel refuses a permitted set smaller than the effective.
+/// Set permitted, effective, inheritable and ambient as given, with step
+/// 6's capset sequence.
 pub fn set_exactly(
     permitted: &BTreeSet<u32>,
     effective: &BTreeSet<u32>,
     inheritable: &BTreeSet<u32>,
     ambient: &BTreeSet<u32>,
 ) -> Result<()> {
-    let fail = |what: &'static str| {
-        move |e: caps::errors::CapsError| Error::Request(format!("{what} failed: {e}"))
-    };
-    caps::set(None, caps::CapSet::Effective, &caps::CapsHashSet::new())
-        .map_err(fail("capset(effective)"))?;
-    caps::set(None, caps::CapSet::Permitted, &to_caps(permitted))
-        .map_err(fail("capset(permitted)"))?;
-    caps::set(None, caps::CapSet::Inheritable, &to_caps(inheritable))
-        .map_err(fail("capset(inheritable)"))?;
-    caps::set(None, caps::CapSet::Effective, &to_caps(effective))
-        .map_err(fail("capset(effective)"))?;
-    caps::clear(None, caps::CapSet::Ambient).map_err(fail("prctl(PR_CAP_AMBIENT_CLEAR_ALL)"))?;
-    for c in to_caps(ambient) {
-        caps::raise(None, caps::CapSet::Ambient, c).map_err(fail("prctl(PR_CAP_AMBIENT_RAISE)"))?;
-    }
+    capabilities::capset(permitted, effective, inheritable, ambient)?;
     explain::syscall(
         &format!(
             "capset(permitted={}, effective={}, inheritable={}), ambient={}",

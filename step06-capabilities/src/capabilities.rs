@@ -199,14 +199,7 @@ pub fn set_sets(plan: &Plan, user_is_root: bool) -> Result<()> {
     } else {
         (&plan.ambient, plan.ambient.clone())
     };
-    caps::set(None, caps::CapSet::Effective, &caps::CapsHashSet::new())
-        .map_err(fail("capset(effective)".into()))?;
-    caps::set(None, caps::CapSet::Permitted, &to_caps(prm))
-        .map_err(fail("capset(permitted)".into()))?;
-    caps::set(None, caps::CapSet::Effective, &to_caps(prm))
-        .map_err(fail("capset(effective)".into()))?;
-    caps::set(None, caps::CapSet::Inheritable, &to_caps(&inh))
-        .map_err(fail("capset(inheritable)".into()))?;
+    capset(prm, prm, &inh, &plan.ambient)?;
     explain::syscall(
         &format!(
             "capset(permitted=effective={}, inheritable={})",
@@ -215,12 +208,6 @@ pub fn set_sets(plan: &Plan, user_is_root: bool) -> Result<()> {
         ),
         0,
     );
-    caps::clear(None, caps::CapSet::Ambient)
-        .map_err(fail("prctl(PR_CAP_AMBIENT_CLEAR_ALL)".into()))?;
-    for c in to_caps(&plan.ambient) {
-        caps::raise(None, caps::CapSet::Ambient, c)
-            .map_err(fail(format!("prctl(PR_CAP_AMBIENT_RAISE, {c})")))?;
-    }
     if !plan.ambient.is_empty() {
         explain::syscall(
             &format!(
@@ -229,6 +216,33 @@ pub fn set_sets(plan: &Plan, user_is_root: bool) -> Result<()> {
             ),
             0,
         );
+    }
+    Ok(())
+}
+
+/// The four sets exactly (the OCI runtime gives them from config.json).
+/// Effective is emptied first: the kernel refuses a permitted set smaller
+/// than the effective one. Ambient last: it may only hold capabilities
+/// both permitted and inheritable.
+pub fn capset(
+    permitted: &BTreeSet<u32>,
+    effective: &BTreeSet<u32>,
+    inheritable: &BTreeSet<u32>,
+    ambient: &BTreeSet<u32>,
+) -> Result<()> {
+    caps::set(None, caps::CapSet::Effective, &caps::CapsHashSet::new())
+        .map_err(fail("capset(effective)".into()))?;
+    caps::set(None, caps::CapSet::Permitted, &to_caps(permitted))
+        .map_err(fail("capset(permitted)".into()))?;
+    caps::set(None, caps::CapSet::Effective, &to_caps(effective))
+        .map_err(fail("capset(effective)".into()))?;
+    caps::set(None, caps::CapSet::Inheritable, &to_caps(inheritable))
+        .map_err(fail("capset(inheritable)".into()))?;
+    caps::clear(None, caps::CapSet::Ambient)
+        .map_err(fail("prctl(PR_CAP_AMBIENT_CLEAR_ALL)".into()))?;
+    for c in to_caps(ambient) {
+        caps::raise(None, caps::CapSet::Ambient, c)
+            .map_err(fail(format!("prctl(PR_CAP_AMBIENT_RAISE, {c})")))?;
     }
     Ok(())
 }
