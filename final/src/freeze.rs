@@ -9,6 +9,19 @@ use std::path::PathBuf;
 use crate::cgroup::{Layout, Version};
 use crate::error::{Error, Result};
 
+/// Whether the cgroup `name` is frozen, in the interface [`set`] uses.
+pub fn is_frozen(name: &str) -> bool {
+    let Ok(layout) = Layout::detect() else {
+        return false;
+    };
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    match (layout.version(), &layout.v2, layout.v1_hierarchy("freezer")) {
+        (Version::V2, Some(root), _) => read(root.join(name).join("cgroup.freeze")).trim() == "1",
+        (_, _, Some(h)) => read(h.mount.join(name).join("freezer.state")).trim() == "FROZEN",
+        _ => false,
+    }
+}
+
 /// Freeze (`true`) or thaw the cgroup `name`, and wait (1 s at most) until
 /// the kernel says it is done.
 pub fn set(name: &str, frozen: bool) -> Result<()> {

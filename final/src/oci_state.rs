@@ -118,7 +118,7 @@ impl Record {
             }
             return self;
         }
-        self.status = status_of(self.pid, self.start_time, dir);
+        self.status = status_of(self.pid, self.start_time, dir, self.cgroup.as_deref());
         if self.status == Status::Stopped {
             self.pid = 0;
         }
@@ -173,14 +173,14 @@ impl Record {
 // ANCHOR: status_of
 /// The status of the process `pid` that started at `start_time`, for a
 /// container whose state directory is `dir`.
-pub fn status_of(pid: i32, start_time: u64, dir: &Path) -> Status {
+pub fn status_of(pid: i32, start_time: u64, dir: &Path, cgroup: Option<&str>) -> Status {
     if pid <= 0 || !alive(pid, start_time) {
         return Status::Stopped;
     }
     if dir.join(FIFO).exists() {
         return Status::Created;
     }
-    if frozen(pid) {
+    if cgroup.is_some_and(crate::freeze::is_frozen) {
         return Status::Paused;
     }
     Status::Running
@@ -200,38 +200,6 @@ fn exited(pid: i32) -> bool {
         .rfind(')')
         .and_then(|i| stat[i + 1..].split_whitespace().next());
     matches!(state, None | Some("Z") | Some("X"))
-}
-
-/// Whether the process's cgroup is frozen (v2 `cgroup.freeze`, v1 freezer).
-fn frozen(pid: i32) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
-        return false;
-    };
-    text.lines().any(|line| {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
-        let path = path.unwrap_or("/").trim_start_matches('/');
-        match controllers {
-            Some("") => std::fs::read_to_string(
-                Path::new("/sys/fs/cgroup").join(path).join("cgroup.freeze"),
-            )
-            .or_else(|_| {
-                std::fs::read_to_string(
-                    Path::new("/sys/fs/cgroup/unified")
-                        .join(path)
-                        .join("cgroup.freeze"),
-                )
-            })
-            .is_ok_and(|s| s.trim() == "1"),
-            Some(c) if c.split(',').any(|c| c == "freezer") => std::fs::read_to_string(
-                Path::new("/sys/fs/cgroup/freezer")
-                    .join(path)
-                    .join("freezer.state"),
-            )
-            .is_ok_and(|s| s.trim() == "FROZEN"),
-            _ => false,
-        }
-    })
 }
 
 /// Now, as RFC 3339 in UTC with nanoseconds (as runc prints `created`).
@@ -291,10 +259,10 @@ mod tests {
         let me = std::process::id() as i32;
         let start = crate::container::start_time(me).unwrap();
         std::fs::write(dir.join(FIFO), "").unwrap();
-        assert_eq!(status_of(me, start, &dir), Status::Created);
+        assert_eq!(status_of(me, start, &dir, None), Status::Created);
         std::fs::remove_file(dir.join(FIFO)).unwrap();
-        assert_eq!(status_of(me, start, &dir), Status::Running);
-        assert_eq!(status_of(me, start + 1, &dir), Status::Stopped);
+        assert_eq!(status_of(me, start, &dir, None), Status::Running);
+        assert_eq!(status_of(me, start + 1, &dir, None), Status::Stopped);
         let record = Record {
             oci_version: OCI_VERSION.into(),
             id: "x".into(),
