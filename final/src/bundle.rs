@@ -60,6 +60,9 @@ pub struct Config {
     pub annotations: BTreeMap<String, String>,
     /// `linux.seccomp`, for step 8's reader.
     pub seccomp: Option<Value>,
+    /// `linux.seccomp.listenerPath` and `listenerMetadata`: where the
+    /// filter's listener fd goes (a seccomp agent's Unix socket).
+    pub seccomp_listener: Option<(PathBuf, String)>,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
     pub mount_label: Option<String>,
@@ -197,11 +200,7 @@ const SUPPORTED: &[&str] = &[
 /// `linux.seccomp` goes whole to step 8's profile reader, which names its
 /// own errors; these of its fields it does not apply.
 const SECCOMP: &str = "linux.seccomp";
-const SECCOMP_UNSUPPORTED: [&str; 3] = [
-    "linux.seccomp.flags",
-    "linux.seccomp.listenerPath",
-    "linux.seccomp.listenerMetadata",
-];
+const SECCOMP_UNSUPPORTED: [&str; 1] = ["linux.seccomp.flags"];
 
 /// Namespace types the setup creates or, by `path`, joins (the mount
 /// namespace is always new, a user namespace is only made).
@@ -778,6 +777,29 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
     if str_at(v, "domainname").is_some() && !has_ns("uts") {
         return Err(bad("domainname", "needs a uts namespace"));
     }
+    let seccomp_listener = match str_at(v, "linux.seccomp.listenerPath") {
+        Some(p) if !p.starts_with('/') => {
+            return Err(bad(
+                "linux.seccomp.listenerPath",
+                "must be an absolute path",
+            ));
+        }
+        Some(p) => Some((
+            PathBuf::from(p),
+            str_at(v, "linux.seccomp.listenerMetadata")
+                .unwrap_or("")
+                .to_string(),
+        )),
+        None => None,
+    };
+    let notifies =
+        at(v, "linux.seccomp").is_some_and(|s| s.to_string().contains("\"SCMP_ACT_NOTIFY\""));
+    if notifies && seccomp_listener.is_none() {
+        return Err(bad(
+            "linux.seccomp",
+            "SCMP_ACT_NOTIFY needs listenerPath (a seccomp agent to answer the calls)",
+        ));
+    }
     let resources = crate::resources::parse(at(v, "linux.resources"), "linux.resources")?;
     let devices = at(v, "linux.devices")
         .and_then(Value::as_array)
@@ -830,6 +852,7 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
             .collect(),
         seccomp: at(v, "linux.seccomp").cloned(),
+        seccomp_listener,
         apparmor_profile: str_at(v, "process.apparmorProfile").map(str::to_string),
         selinux_label: str_at(v, "process.selinuxLabel").map(str::to_string),
         mount_label: str_at(v, "linux.mountLabel").map(str::to_string),
@@ -962,14 +985,14 @@ mod tests {
         spec["mounts"][2]["idmapOptions"] = serde_json::json!([]);
         spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
         spec["linux"]["seccomp"] =
-            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x"});
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]});
         spec["annotations"] = serde_json::json!({"anything.goes": "x"});
         // in key order: serde_json's map is sorted
         spec["linux"]["timeOffsets"] = serde_json::json!({"realtime": {"secs": 1}});
         assert_eq!(
             unsupported(&spec),
             [
-                "linux.seccomp.listenerPath",
+                "linux.seccomp.flags",
                 "linux.timeOffsets.realtime",
                 "mounts[2].idmapOptions"
             ]
@@ -977,7 +1000,7 @@ mod tests {
         let (dir, err) = bundle_with(&spec);
         let err = err.unwrap_err().to_string();
         assert!(
-            err.contains("config.json: linux.seccomp.listenerPath: not supported"),
+            err.contains("config.json: linux.seccomp.flags: not supported"),
             "{err}"
         );
         std::fs::remove_dir_all(dir).unwrap();
@@ -1031,6 +1054,10 @@ mod tests {
             (
                 serde_json::json!({"annotations": {"a": 1}}),
                 "annotations.a",
+            ),
+            (
+                serde_json::json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}}),
+                "linux.seccomp",
             ),
         ] {
             let mut spec = crate::default_spec::default_spec(None);

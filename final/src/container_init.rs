@@ -47,6 +47,8 @@ pub struct Setup<'a> {
     pub preserve_fds: i32,
     /// The user namespace's maps, as `create` writes them.
     pub maps: Option<&'a crate::userns::Maps>,
+    /// The seccomp agent's socket (linux.seccomp.listenerPath), connected.
+    pub seccomp_agent: Option<&'a OwnedFd>,
 }
 
 // ANCHOR: sequence
@@ -57,6 +59,7 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     let mut keep = vec![setup.fifo.as_raw_fd()];
     keep.extend(setup.joins.iter().map(|(fd, _, _)| fd.as_raw_fd()));
     keep.extend(setup.console.map(|fd| fd.as_raw_fd()));
+    keep.extend(setup.seccomp_agent.map(|fd| fd.as_raw_fd()));
     let preserved = 3..3 + setup.preserve_fds;
     keep.extend(preserved.clone());
     init::close_inherited_fds(chan, &keep)?;
@@ -176,8 +179,18 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     // Without no_new_privs only a task with CAP_SYS_ADMIN may install a
     // filter: here, before the drop (as step 8 does with --allow-new-privs).
     let early = !config.no_new_privileges;
+    // A filter that notifies hands its listener to the seccomp agent.
+    let hand_over = |listener: Option<OwnedFd>| -> Result<()> {
+        if let (Some(listener), Some(agent), Some((_, metadata))) =
+            (listener, setup.seccomp_agent, &config.seccomp_listener)
+        {
+            let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+            crate::seccomp_agent::send(agent, &listener, &state, metadata)?;
+        }
+        Ok(())
+    };
     if early && let Some(filter) = setup.filter {
-        filter.install()?;
+        hand_over(filter.install()?)?;
     }
     privileges(config)?;
     if let Some(mask) = config.umask {
@@ -217,9 +230,10 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
             )
             .map_err(|e| Error::syscall("fcntl(F_SETFD, 0) (--preserve-fds)", e))?;
         }
-        late.map(|f| f.install().map(|_| ()))
-            .transpose()
-            .map(|_| ())
+        match late {
+            Some(f) => hand_over(f.install()?),
+            None => Ok(()),
+        }
     });
     crate::cli::warn(&format!("isolab: {}: {err}", program.display()));
     Ok(if matches!(err, Error::Exec { code: 126, .. }) {

@@ -30,6 +30,7 @@ pub mod oci_mounts;
 pub mod oci_state;
 pub mod personality;
 pub mod resources;
+pub mod seccomp_agent;
 pub mod security;
 pub mod sysctl;
 pub mod timens;

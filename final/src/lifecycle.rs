@@ -147,6 +147,10 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     };
     let selinux = security::selinux(&config)?;
     let joins = open_joins(&config)?;
+    let seccomp_agent = match &config.seccomp_listener {
+        Some((path, _)) => Some(crate::seccomp_agent::connect(path)?),
+        None => None,
+    };
     let console = match (&opts.console_socket, config.terminal) {
         (Some(path), true) => Some(crate::console::connect(path)?),
         (None, false) => None,
@@ -204,6 +208,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         console: console.as_ref(),
         preserve_fds: opts.preserve_fds,
         maps: maps.as_ref(),
+        seccomp_agent: seccomp_agent.as_ref(),
     };
     // A PID namespace is joined by the parent: setns(CLONE_NEWPID) moves
     // where our next child lands, which is the container's process.

@@ -23,8 +23,17 @@ pub fn seccomp(config: &Config) -> Result<Option<Program>> {
         kernel: profile_file::kernel_version(),
     };
     let name = "config.json linux.seccomp";
-    let ctx = profile_file::build(Path::new(name), json, &container)?;
-    Ok(Some(Program::new(profile::compile(&ctx)?, name)))
+    // The agent's fields are the runtime's business, not the filter's.
+    let mut json = json.clone();
+    if let Some(fields) = json.as_object_mut() {
+        fields.remove("listenerPath");
+        fields.remove("listenerMetadata");
+    }
+    let ctx = profile_file::build(Path::new(name), &json, &container)?;
+    let mut program = Program::new(profile::compile(&ctx)?, name);
+    // SCMP_ACT_NOTIFY goes to an agent: a listener fd for it
+    program.notify = config.seccomp_listener.is_some();
+    Ok(Some(program))
 }
 // ANCHOR_END: seccomp
 

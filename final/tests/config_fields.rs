@@ -428,3 +428,83 @@ fn an_idmapped_bind_shows_host_root_files_as_container_roots() {
         "{err}"
     );
 }
+
+#[test]
+fn a_seccomp_agent_gets_the_listener_and_answers_the_calls() {
+    use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-agent");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let sock = dir.0.join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let b = bundle(
+        &dir,
+        "mkdir /tmp/x 2>&1 | sed 's/.*: //'; echo done > /out/done",
+        |spec| {
+            spec["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+                "listenerPath": sock,
+                "listenerMetadata": "agent-test"
+            });
+        },
+    );
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "run",
+            "-d",
+            "--bundle",
+            b.to_str().unwrap(),
+            "agent",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    // The agent's side: the container process state and the listener.
+    let (stream, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 8192];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .unwrap();
+    let mut fd = None;
+    for cmsg in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cmsg {
+            // SAFETY: the kernel installed this fd for us.
+            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    let n = msg.bytes;
+    let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "agent-test");
+    assert_eq!(state["state"]["id"], "agent");
+    assert!(state["pid"].as_i64().unwrap() > 1, "the host PID: {state}");
+    let fd = fd.expect("the listener fd");
+    // Answer the container's mkdir with EACCES, as an agent decides.
+    let req = ScmpNotifReq::receive(fd.as_raw_fd()).unwrap();
+    let name = req.data.syscall.get_name().unwrap();
+    assert!(name.starts_with("mkdir"), "{name}");
+    ScmpNotifResp::new_error(req.id, -libc::EACCES, ScmpNotifRespFlags::empty())
+        .respond(fd.as_raw_fd())
+        .unwrap();
+    wait_for(&dir.0.join("out/done"));
+    // the container's stdout is the one `run -d` was given
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join(".stdout")).unwrap(),
+        "Permission denied\n",
+        "the agent's answer, as the container saw it"
+    );
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "agent"]);
+    assert_eq!(code, 0, "{err}");
+}

@@ -1080,7 +1080,15 @@ fn a_foreground_exec_passes_signals_on_to_its_process() {
     let b = bundle(&dir, "sleep 60", |_| {});
     let (code, _, err) = isolab(
         &dir,
-        &["--root", root, "run", "-d", "--bundle", b.to_str().unwrap(), "sig"],
+        &[
+            "--root",
+            root,
+            "run",
+            "-d",
+            "--bundle",
+            b.to_str().unwrap(),
+            "sig",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let out = dir.0.join("exec.out");
@@ -1099,7 +1107,11 @@ fn a_foreground_exec_passes_signals_on_to_its_process() {
     )
     .unwrap();
     let status = exec.wait().unwrap();
-    assert_eq!(status.code(), Some(3), "the process's own exit, after its trap");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the process's own exit, after its trap"
+    );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "got TERM\n");
     let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "sig"]);
     assert_eq!(code, 0, "{err}");

@@ -158,6 +158,9 @@ fn action(path: &Path, at: &str, value: Option<&Value>, errno: i32) -> Result<Sc
         "SCMP_ACT_LOG" => ScmpAction::Log,
         "SCMP_ACT_TRAP" => ScmpAction::Trap,
         "SCMP_ACT_TRACE" => ScmpAction::Trace(errno as u16),
+        // to a supervisor's listener fd (the OCI runtime's listenerPath);
+        // without one the kernel answers ENOSYS
+        "SCMP_ACT_NOTIFY" => ScmpAction::Notify,
         other => return Err(bad(path, at, format!("unknown action {other:?}"))),
     })
 }
