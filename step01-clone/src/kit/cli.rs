@@ -75,9 +75,10 @@ pub struct InspectArgs {
     /// The process to inspect (a container's host PID, as --pause prints it)
     pub pid: i32,
 
-    /// The process to compare it with
-    #[arg(long, default_value_t = 1, value_name = "PID")]
-    pub vs: i32,
+    /// The process to compare it with [default: 1, or this process where
+    /// PID 1's namespaces can't be read]
+    #[arg(long, value_name = "PID")]
+    pub vs: Option<i32>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -127,7 +128,17 @@ impl Common {
 
 /// `inspect`: compare two processes and print the result on stdout.
 pub fn inspect_command(args: &InspectArgs) -> Result<i32> {
-    let cmp = inspect::compare(args.pid, args.vs)?;
+    let vs = args.vs.unwrap_or_else(|| {
+        // Some sandboxes hide PID 1 even from root: then the host's side is
+        // this process, which runs in the host's namespaces.
+        if std::fs::read_link("/proc/1/ns/mnt").is_ok() {
+            1
+        } else {
+            warn("note: PID 1's namespaces are not readable here: comparing with this process");
+            std::process::id() as i32
+        }
+    });
+    let cmp = inspect::compare(args.pid, vs)?;
     let stdout = std::io::stdout();
     match args.format {
         Format::Table => out(&render::table(&cmp, explain::use_color(&stdout))),
