@@ -531,7 +531,11 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
                 .flatten()
                 .filter_map(|o| o.as_str().map(str::to_string))
                 .collect(),
-            idmapped: m.get("uidMappings").is_some() || m.get("gidMappings").is_some(),
+            // with maps of its own, or the option alone (the container's)
+            idmapped: m.get("uidMappings").is_some()
+                || m.get("gidMappings").is_some()
+                || m.get("options")
+                    .is_some_and(|o| o.to_string().contains("\"idmap\"")),
         };
         if !spec.destination.starts_with('/') {
             return Err(bad(
@@ -604,8 +608,12 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             continue;
         }
         let at_mount = |k: &str| format!("mounts.{i}.{k}");
-        let same = maps(&at_mount("uidMappings")) == uid_mappings
-            && maps(&at_mount("gidMappings")) == gid_mappings;
+        let (uids, gids) = (
+            maps(&at_mount("uidMappings")),
+            maps(&at_mount("gidMappings")),
+        );
+        let given = !uids.is_empty() || !gids.is_empty();
+        let same = !given || (uids == uid_mappings && gids == gid_mappings);
         let bind = m.options.iter().any(|o| o == "bind" || o == "rbind");
         if !userns || !same || !bind {
             return Err(bad(
@@ -984,8 +992,7 @@ mod tests {
         let mut spec = crate::default_spec::default_spec(None);
         spec["mounts"][2]["idmapOptions"] = serde_json::json!([]);
         spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
-        spec["linux"]["seccomp"] =
-            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]});
+        spec["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]});
         spec["annotations"] = serde_json::json!({"anything.goes": "x"});
         // in key order: serde_json's map is sorted
         spec["linux"]["timeOffsets"] = serde_json::json!({"realtime": {"secs": 1}});

@@ -145,6 +145,11 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
         }
     };
     let filter = security::seccomp(&config)?;
+    let agent = match &config.seccomp_listener {
+        Some((path, _)) => Some(crate::seccomp_agent::connect(path)?),
+        None => None,
+    };
+    let state: serde_json::Value = serde_json::from_str(&record.json()).unwrap_or_default();
     // Opened now, from the host's /proc, before anything is joined.
     let mut namespaces = Vec::new();
     // A user namespace of its own first: it owns the others, and joining
@@ -176,15 +181,14 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::syscall("fork", e))? {
         ForkResult::Child => {
             drop(from_helper);
-            let code = match helper(
-                &namespaces,
-                &procs,
-                &config,
-                filter.as_ref(),
-                console.as_ref(),
-                opts.detach,
-                to_runtime,
-            ) {
+            let what = Process {
+                config: &config,
+                filter: filter.as_ref(),
+                console: console.as_ref(),
+                agent: agent.as_ref(),
+                state: &state,
+            };
+            let code = match helper(&namespaces, &procs, &what, opts.detach, to_runtime) {
                 Ok(code) => code,
                 Err(e) => {
                     crate::cli::warn(&format!("isolab: exec: {e}"));
@@ -218,9 +222,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
 fn helper(
     namespaces: &[(OwnedFd, CloneFlags, &str)],
     procs: &[PathBuf],
-    config: &Config,
-    filter: Option<&Program>,
-    console: Option<&OwnedFd>,
+    what: &Process,
     detach: bool,
     mut to_runtime: std::os::unix::net::UnixStream,
 ) -> Result<i32> {
@@ -237,7 +239,7 @@ fn helper(
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::syscall("fork", e))? {
         ForkResult::Child => {
             drop(to_runtime);
-            let err = match process(config, filter, console) {
+            let err = match process(what) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -260,13 +262,30 @@ fn helper(
     }
 }
 
+/// What the exec'd process is set up with.
+struct Process<'a> {
+    config: &'a Config,
+    filter: Option<&'a Program>,
+    console: Option<&'a OwnedFd>,
+    /// The seccomp agent's socket, for a filter that notifies.
+    agent: Option<&'a OwnedFd>,
+    /// The container's state, for the agent.
+    state: &'a serde_json::Value,
+}
+
 /// The exec'd process, in the PID namespace now: privileges as the
 /// container's process got them, then execve.
-fn process(
-    config: &Config,
-    filter: Option<&Program>,
-    console: Option<&OwnedFd>,
-) -> Result<std::convert::Infallible> {
+fn process(what: &Process) -> Result<std::convert::Infallible> {
+    let (config, filter, console) = (what.config, what.filter, what.console);
+    // A notifying filter's listener goes to the agent, as the container's.
+    let hand_over = |listener: Option<OwnedFd>| -> Result<()> {
+        if let (Some(listener), Some(agent), Some((_, metadata))) =
+            (listener, what.agent, &config.seccomp_listener)
+        {
+            crate::seccomp_agent::send(agent, &listener, what.state, metadata)?;
+        }
+        Ok(())
+    };
     // The container's processes see it from now on: until its execve it
     // holds the runtime's fds and full capabilities, so not dumpable (its
     // /proc/PID/fd closed to them), as runc's setns process is.
@@ -280,13 +299,12 @@ fn process(
         .map_err(|e| Error::syscall(format!("chdir({:?})", config.cwd), e))?;
     let early = !config.no_new_privileges;
     if early && let Some(f) = filter {
-        f.install()?;
+        hand_over(f.install()?)?;
     }
     container_init::privileges(config)?;
     let late = filter.filter(|_| !early);
-    Err(exec::execvp_then(&config.args, &mut || {
-        late.map(|f| f.install().map(|_| ()))
-            .transpose()
-            .map(|_| ())
+    Err(exec::execvp_then(&config.args, &mut || match late {
+        Some(f) => hand_over(f.install()?),
+        None => Ok(()),
     }))
 }

@@ -232,7 +232,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     // does, with the child's user namespace now that its maps are written,
     // and sends each to the child (SCM_RIGHTS) in the order it mounts.
     for m in config.mounts.iter().filter(|m| m.idmapped) {
-        let tree = crate::idmap::create(std::path::Path::new(&m.source), child.as_raw())?;
+        let recursive = m.options.iter().any(|o| o == "rbind");
+        let tree =
+            crate::idmap::create_with(std::path::Path::new(&m.source), child.as_raw(), recursive)?;
         use std::os::fd::AsFd;
         runtime.send_fd(Some(tree.as_fd()))?;
     }

@@ -170,6 +170,12 @@ pub fn update(root: &std::path::Path, id: &str, text: &str) -> Result<()> {
             field.trim_start_matches("linux.resources.")
         )));
     }
+    if let Some((path, kind)) = crate::bundle::mistyped(&wrapped) {
+        return Err(Error::Request(format!(
+            "--resources: {}: must be {kind}",
+            path.trim_start_matches("linux.resources.")
+        )));
+    }
     let resources = parse(Some(&value), "resources")?;
     if resources.devices.is_some() {
         return Err(Error::Request(

@@ -188,6 +188,7 @@ fn cgroups_path_places_the_container_and_its_limits_both_forms() {
         let mut args = vec!["--root", root];
         args.extend(flags.iter().copied());
         args.extend(["create", "--bundle", b.to_str().unwrap(), &id]);
+        let _gone = DeleteOnDrop { root, id: &id };
         let (code, _, err) = isolab(&dir, &args);
         assert_eq!(code, 0, "{err}");
         if flags.is_empty() {
@@ -283,6 +284,7 @@ fn update_changes_a_running_containers_limits() {
     let b = bundle(&dir, "sleep 60", |spec| {
         spec["linux"]["resources"]["pids"] = json!({"limit": 42});
     });
+    let _gone = DeleteOnDrop { root, id: "upd" };
     let (code, _, err) = isolab(
         &dir,
         &[
@@ -348,6 +350,21 @@ fn update_changes_a_running_containers_limits() {
         assert!(err.contains("needs a pure cgroup v2 host"), "{err}");
         assert_eq!(pids_max(), ["17\n"], "nothing changed");
     }
+    // A value of the wrong type is refused, not taken as absent.
+    std::fs::write(&file, r#"{"pids": {"limit": "17"}}"#).unwrap();
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "update",
+            "--resources",
+            file.to_str().unwrap(),
+            "upd",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(err, "isolab: --resources: pids.limit: must be an integer\n");
     // What it doesn't change is refused by name.
     std::fs::write(&file, r#"{"blockIO": {"weight": 10}}"#).unwrap();
     let (code, _, err) = isolab(
@@ -416,6 +433,14 @@ fn an_idmapped_bind_shows_host_root_files_as_container_roots() {
         0,
         "written as host root's on disk"
     );
+    // The option alone idmaps with the container's maps.
+    let (code, out, err) = run_script(&dir, "option", script, |s| {
+        with_userns(s, false);
+        let last = s["mounts"].as_array().unwrap().len() - 1;
+        s["mounts"][last]["options"] = json!(["bind", "rw", "idmap"]);
+    });
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "0:0\n0\n");
     // Maps other than the container's are refused by path.
     let (code, _, err) = run_script(&dir, "other", script, |s| {
         with_userns(s, true);
@@ -442,7 +467,7 @@ fn a_seccomp_agent_gets_the_listener_and_answers_the_calls() {
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let b = bundle(
         &dir,
-        "mkdir /tmp/x 2>&1 | sed 's/.*: //'; echo done > /out/done",
+        "mkdir /tmp/x 2>&1 | sed 's/.*: //'; echo done > /out/done; sleep 60",
         |spec| {
             spec["linux"]["seccomp"] = json!({
                 "defaultAction": "SCMP_ACT_ALLOW",
@@ -452,6 +477,7 @@ fn a_seccomp_agent_gets_the_listener_and_answers_the_calls() {
             });
         },
     );
+    let _gone = DeleteOnDrop { root, id: "agent" };
     let (code, _, err) = isolab(
         &dir,
         &[
@@ -504,6 +530,53 @@ fn a_seccomp_agent_gets_the_listener_and_answers_the_calls() {
         std::fs::read_to_string(dir.0.join(".stdout")).unwrap(),
         "Permission denied\n",
         "the agent's answer, as the container saw it"
+    );
+    // An exec'd process's filter goes to the agent too.
+    // (the agent answers in a thread: exec waits for its process, which
+    // waits for the answer)
+    let answer = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 8192];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .unwrap();
+        let raw = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                _ => None,
+            })
+            .unwrap();
+        // SAFETY: the kernel installed this fd for us.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let req = ScmpNotifReq::receive(fd.as_raw_fd()).unwrap();
+        ScmpNotifResp::new_error(req.id, -libc::EROFS, ScmpNotifRespFlags::empty())
+            .respond(fd.as_raw_fd())
+            .unwrap();
+    });
+    let out = std::process::Command::new(BIN)
+        .args(["--root", root, "exec", "agent", "sh", "-c"])
+        .arg("mkdir /tmp/y 2>&1 | sed 's/.*: //'")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    // (a failed exec never connects: don't wait for the agent then)
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    answer.join().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Read-only file system\n"
     );
     let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "agent"]);
     assert_eq!(code, 0, "{err}");

@@ -35,12 +35,20 @@ const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 /// Runtime side: a detached copy of `image`'s mount, idmapped with the user
 /// namespace of process `pid`.
 pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
+    create_with(image, pid, true)
+}
+
+/// [`create`], with the submounts of `image` (`recursive`, an rbind) or
+/// without (a bind). Only the top mount is idmapped either way.
+pub fn create_with(image: &Path, pid: i32, recursive: bool) -> Result<OwnedFd> {
+    let rec = if recursive { AT_RECURSIVE } else { 0 };
     let path = CString::new(image.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::Request("image path has a NUL byte".into()))?;
     // One string for the narration and the error.
     let call = format!(
-        "open_tree({:?}, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
-        image.display().to_string()
+        "open_tree({:?}, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC{})",
+        image.display().to_string(),
+        if recursive { "|AT_RECURSIVE" } else { "" }
     );
     // SAFETY: a NUL-terminated path; the result is a new fd we own.
     let tree = unsafe {
@@ -48,7 +56,7 @@ pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
             libc::SYS_open_tree,
             libc::AT_FDCWD,
             path.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | AT_RECURSIVE,
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | rec,
         )
     };
     if tree < 0 {
@@ -75,6 +83,7 @@ pub fn create(image: &Path, pid: i32) -> Result<OwnedFd> {
     )?;
     Ok(tree)
 }
+
 // ANCHOR_END: create
 
 // ANCHOR: attach

@@ -123,3 +123,20 @@ pub fn cgroup_exists(id: &str) -> bool {
     }
     false
 }
+
+/// `delete --force` of container `id` when dropped: a test that fails
+/// half-way leaves no process or cgroup behind.
+pub struct DeleteOnDrop<'a> {
+    pub root: &'a str,
+    pub id: &'a str,
+}
+
+impl Drop for DeleteOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN)
+            .args(["--root", self.root, "delete", "--force", self.id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
