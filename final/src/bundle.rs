@@ -567,7 +567,7 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             ));
         }
         match ns.get("path").and_then(Value::as_str) {
-            Some(path) if kind == "mount" || kind == "user" => {
+            Some(path) if kind == "mount" => {
                 return Err(bad(
                     &format!("linux.namespaces[{i}].path"),
                     &format!("{path}: joining a {kind} namespace is not supported by isolab yet"),

@@ -66,6 +66,20 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     chan.wait_parent()?; // sync 0: in our cgroup, our maps written
     if let Some(maps) = setup.maps {
         crate::userns::become_root(maps)?; // uid 0 inside, the mapped id outside
+    } else if setup
+        .joins
+        .iter()
+        .any(|(_, f, _)| *f == nix::sched::CloneFlags::CLONE_NEWUSER)
+    {
+        // a joined user namespace's root (its maps are the namespace's own)
+        let denied =
+            std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+        crate::userns::become_root(&crate::userns::Maps {
+            uid: Vec::new(),
+            gid: Vec::new(),
+            helpers: false,
+            single: denied,
+        })?;
     }
     // Until its execve, nobody but root of the host may look into its
     // /proc/PID (fds, memory), as in the steps; execve makes it dumpable.
@@ -78,7 +92,10 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     // Namespaces named by path are joined, not made (pods share one
     // network namespace this way); the PID one `create` joined already.
     for (fd, flag, kind) in setup.joins {
-        if *flag != nix::sched::CloneFlags::CLONE_NEWPID {
+        // PID by `create`, user by the launcher that cloned us
+        if *flag != nix::sched::CloneFlags::CLONE_NEWPID
+            && *flag != nix::sched::CloneFlags::CLONE_NEWUSER
+        {
             nix::sched::setns(fd, *flag)
                 .map_err(|e| Error::syscall(format!("setns({kind})"), e))?;
             explain::syscall(&format!("setns({kind})"), 0);

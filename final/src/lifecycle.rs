@@ -219,11 +219,22 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
             .map_err(|e| Error::syscall("setns(pid)", e))?;
     }
-    let child = clone::clone(clone_flags(&config), || child(&setup, &mut child_end))?;
+    let userns = joins
+        .iter()
+        .find(|(_, f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    let flags = clone_flags(&config);
+    let child = match userns {
+        None => clone::clone(flags, || child(&setup, &mut child_end))?,
+        Some((fd, _, _)) => clone_in(fd, flags, || child(&setup, &mut child_end))?,
+    };
     drop(child_end);
     undo.child = Some(child);
     if let Some(maps) = &maps {
         crate::userns::write_maps(child.as_raw(), maps)?; // before the child may act
+    }
+    if userns.is_some() {
+        // The joined namespace's container root opens the start FIFO.
+        chown_to_root_of(&fifo.0, child.as_raw())?;
     }
     cg.join(child.as_raw())?;
     runtime.parent_done()?; // sync 0
@@ -324,6 +335,7 @@ pub fn open_joins(config: &Config) -> Result<Vec<(OwnedFd, CloneFlags, String)>>
             "network" => CloneFlags::CLONE_NEWNET,
             "cgroup" => CloneFlags::CLONE_NEWCGROUP,
             "time" => crate::timens::flag(),
+            "user" => CloneFlags::CLONE_NEWUSER,
             _ => continue,
         };
         let file = std::fs::File::open(path).map_err(|e| {
@@ -335,6 +347,72 @@ pub fn open_joins(config: &Config) -> Result<Vec<(OwnedFd, CloneFlags, String)>>
         out.push((OwnedFd::from(file), flag, kind.clone()));
     }
     Ok(out)
+}
+
+// ANCHOR: clone_in
+/// clone(2) with the new namespaces owned by the user namespace `userns`
+/// (config.json joins one by path: a pod's). Namespaces belong to the
+/// user namespace of the process that makes them, so the clone must come
+/// from inside it: a short-lived launcher joins it with setns(2), clones
+/// the container's process and exits. As a subreaper, this process
+/// becomes the new process's parent, as if it had cloned it itself.
+fn clone_in(userns: &OwnedFd, flags: CloneFlags, mut f: impl FnMut() -> isize) -> Result<Pid> {
+    use std::io::{Read, Write};
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| Error::syscall("prctl(PR_SET_CHILD_SUBREAPER)", e))?;
+    let (mut from_launcher, mut to_runtime) =
+        std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
+    // SAFETY: single-threaded (checked by clone::clone's assertion in
+    // debug builds); the launcher only makes syscalls and exits.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::syscall("fork", e))? {
+        nix::unistd::ForkResult::Child => {
+            drop(from_launcher);
+            let launched = nix::sched::setns(userns, CloneFlags::CLONE_NEWUSER)
+                .map_err(|e| Error::syscall("setns(user)", e))
+                .and_then(|()| clone::clone(flags, &mut f));
+            let code = match launched {
+                Ok(pid) => {
+                    let _ = to_runtime.write_all(pid.as_raw().to_string().as_bytes());
+                    0
+                }
+                Err(e) => {
+                    crate::cli::warn(&format!("isolab: {e}"));
+                    1
+                }
+            };
+            // SAFETY: _exit ends the launcher without running the
+            // runtime's exit handlers or destructors a second time.
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child: launcher } => {
+            drop(to_runtime);
+            let mut text = String::new();
+            let _ = from_launcher.read_to_string(&mut text);
+            let _ = nix::sys::wait::waitpid(launcher, None);
+            explain::syscall("setns(user) and clone in a launcher", text.trim());
+            text.trim().parse().map(Pid::from_raw).map_err(|_| {
+                Error::Request("the launcher in the joined user namespace failed".into())
+            })
+        }
+    }
+}
+// ANCHOR_END: clone_in
+
+/// Give `file` to the host ids container root has in `pid`'s user
+/// namespace (read from its uid_map and gid_map).
+fn chown_to_root_of(file: &Path, pid: i32) -> Result<()> {
+    let root_of = |map: &str| -> Option<u32> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{map}")).ok()?;
+        text.lines().find_map(|l| {
+            let v: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            (v.len() == 3 && v[0] == 0).then(|| v[1])
+        })
+    };
+    std::os::unix::fs::chown(file, root_of("uid_map"), root_of("gid_map"))
+        .map_err(|e| Error::io("chown of the start FIFO to container root", e))
 }
 
 /// The namespaces the clone makes; the cgroup one is unshared by the child

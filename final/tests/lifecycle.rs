@@ -1116,3 +1116,71 @@ fn a_foreground_exec_passes_signals_on_to_its_process() {
     let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "sig"]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn a_user_namespace_named_by_path_owns_the_new_ones() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("oci-joinuser");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // no /out: container root (host 100000) may not make it in the image
+    let without_out = |spec: &mut Value| {
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/out");
+    };
+    // A pod's first container makes the user namespace...
+    let a = bundle(&dir, "sleep 60", |spec| {
+        without_out(spec);
+        spec["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        spec["linux"]["uidMappings"] = map.clone();
+        spec["linux"]["gidMappings"] = map.clone();
+    });
+    let _gone = DeleteOnDrop { root, id: "pod-a" };
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "run",
+            "-d",
+            "--bundle",
+            a.to_str().unwrap(),
+            "pod-a",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let pid = state(&dir, root, "pod-a")["pid"].as_i64().unwrap();
+    // ...the second joins it by path, with namespaces of its own that the
+    // joined one owns: its root may set its hostname.
+    let userns = format!("/proc/{pid}/ns/user");
+    let (code, out, err) = run_script(
+        &dir,
+        "pod-b",
+        "id -u; hostname; cat /proc/self/uid_map; readlink /proc/self/ns/user",
+        |spec| {
+            without_out(spec);
+            spec["hostname"] = json!("pod-b");
+            spec["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user", "path": userns}));
+        },
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let theirs = std::fs::read_link(&userns).unwrap();
+    assert_eq!(
+        lines,
+        ["0", "pod-b", "0 100000 65536", theirs.to_str().unwrap()]
+    );
+}
