@@ -567,12 +567,6 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             ));
         }
         match ns.get("path").and_then(Value::as_str) {
-            Some(path) if kind == "mount" => {
-                return Err(bad(
-                    &format!("linux.namespaces[{i}].path"),
-                    &format!("{path}: joining a {kind} namespace is not supported by isolab yet"),
-                ));
-            }
             Some(path) if !path.starts_with('/') => {
                 return Err(bad(
                     &format!("linux.namespaces[{i}].path"),
@@ -636,12 +630,53 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             "mappings without a new user namespace",
         ));
     }
-    if !namespaces.iter().any(|n| n == "mount") {
+    let joined_mnt = joins.iter().any(|(k, _)| k == "mount");
+    if !joined_mnt && !namespaces.iter().any(|n| n == "mount") {
         return Err(bad(
             "linux.namespaces",
-            "no mount namespace: isolab always makes one",
+            "no mount namespace: isolab always makes or joins one",
         ));
     }
+    // ANCHOR: joined_mount
+    // A joined mount namespace is used as it is (an engine prepared it):
+    // the fields that would change it are refused, not skipped.
+    if joined_mnt {
+        for (field, given) in [
+            (
+                "mounts",
+                at(v, "mounts")
+                    .and_then(Value::as_array)
+                    .is_some_and(|m| !m.is_empty()),
+            ),
+            ("root.readonly", bool_at(v, "root.readonly")),
+            (
+                "linux.maskedPaths",
+                !strings_at(v, "linux.maskedPaths").is_empty(),
+            ),
+            (
+                "linux.readonlyPaths",
+                !strings_at(v, "linux.readonlyPaths").is_empty(),
+            ),
+            (
+                "linux.devices",
+                at(v, "linux.devices")
+                    .and_then(Value::as_array)
+                    .is_some_and(|d| !d.is_empty()),
+            ),
+            (
+                "linux.rootfsPropagation",
+                at(v, "linux.rootfsPropagation").is_some(),
+            ),
+        ] {
+            if given {
+                return Err(bad(
+                    field,
+                    "a joined mount namespace is used as it is: leave this out",
+                ));
+            }
+        }
+    }
+    // ANCHOR_END: joined_mount
     if !namespaces
         .iter()
         .chain(joins.iter().map(|(k, _)| k))

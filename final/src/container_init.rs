@@ -49,6 +49,9 @@ pub struct Setup<'a> {
     pub maps: Option<&'a crate::userns::Maps>,
     /// The seccomp agent's socket (linux.seccomp.listenerPath), connected.
     pub seccomp_agent: Option<&'a OwnedFd>,
+    /// The runtime's mount namespace (`mnt:[N]`): the child checks it is
+    /// in another before it mounts anything.
+    pub host_mnt: Option<std::path::PathBuf>,
 }
 
 // ANCHOR: sequence
@@ -56,7 +59,19 @@ pub struct Setup<'a> {
 /// failure after sync 1, printed, as exit code 127 or 126).
 pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     let config = setup.config;
-    let mut keep = vec![setup.fifo.as_raw_fd()];
+    // A joined mount namespace is the container's file system as it is:
+    // no rootfs, mounts or pivot_root; its paths may not show the host's.
+    let joined_mnt = setup
+        .joins
+        .iter()
+        .any(|(_, f, _)| *f == nix::sched::CloneFlags::CLONE_NEWNS);
+    let state_dir: OwnedFd = nix::fcntl::open(
+        setup.state_dir,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::syscall("open(state dir, O_PATH)", e))?;
+    let mut keep = vec![setup.fifo.as_raw_fd(), state_dir.as_raw_fd()];
     keep.extend(setup.joins.iter().map(|(fd, _, _)| fd.as_raw_fd()));
     keep.extend(setup.console.map(|fd| fd.as_raw_fd()));
     keep.extend(setup.seccomp_agent.map(|fd| fd.as_raw_fd()));
@@ -105,64 +120,39 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     if config.namespaces.iter().any(|n| n == "cgroup") {
         cgroupns::unshare()?; // its root is our cgroup
     }
-    // Nothing propagates to the host; with rootfsPropagation (r)slave the
-    // host's new mounts still reach the container.
-    match config.rootfs_propagation {
-        None => mount::make_rprivate()?,
-        Some(flags) => mount::mount_path(None, "/", None, flags, None)?,
+    if joined_mnt {
+        let root = Root::open(Path::new("/"))?;
+        for (key, value) in &config.sysctl {
+            sysctl::write(&root, key, value)?;
+        }
+    } else {
+        set_up_root(setup, chan)?;
     }
-    let rootfs = config.rootfs.as_path();
-    // pivot_root needs a mount point: the rootfs bound onto itself.
-    mount::mount_path(
-        Some(&rootfs.to_string_lossy()),
-        &rootfs.to_string_lossy(),
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
-    let root = Root::open(rootfs)?;
-    for m in &config.mounts {
-        // an idmapped bind's tree comes from the runtime, in mounts' order
-        let tree = if m.idmapped { chan.recv_fd()? } else { None };
-        crate::oci_mounts::mount_one(
-            &root,
-            rootfs,
-            m,
-            setup.cg,
-            config.mount_label.as_deref(),
-            tree,
-        )?;
-    }
-    for node in &config.devices {
-        crate::device_nodes::create(&root, node)?;
-    }
-    // Kernel parameters of the container's namespaces, through its own
-    // /proc (which resolves /proc/sys/net in the netns of the writer: us),
-    // before maskedPaths and readonlyPaths close /proc/sys.
-    for (key, value) in &config.sysctl {
-        sysctl::write(&root, key, value)?;
-    }
-    let masked: Vec<&str> = config.masked.iter().map(String::as_str).collect();
-    let readonly: Vec<&str> = config.readonly.iter().map(String::as_str).collect();
-    masked::apply_lists(&root, &masked, &readonly)?;
     // The runtime's hooks (prestart, createRuntime) run now, then ours, in
-    // this mount namespace before pivot_root; the state is read while the
-    // host's paths are still in reach.
+    // this mount namespace before pivot_root; the state is read through an
+    // fd opened before any mount namespace changed.
     chan.ready()?;
     chan.wait_go()?;
-    let state = crate::oci_state::Record::read(setup.state_dir)?.json();
+    let state = crate::oci_state::Record::read(Path::new(&format!(
+        "/proc/self/fd/{}",
+        state_dir.as_raw_fd()
+    )))?
+    .json();
+    drop(state_dir);
     crate::hooks::run_all("createContainer", &config.hooks.create_container, &state)?;
     // The gate, by an fd path the new /proc resolves after pivot_root.
     let gate_path = format!("/proc/self/fd/{}", setup.fifo.as_raw_fd());
-    pivot::pivot_root(rootfs)?;
-    if config.readonly_root {
-        mount::mount_path(
-            None,
-            "/",
-            None,
-            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
-            None,
-        )?;
+    if !joined_mnt {
+        pivot::pivot_root(&config.rootfs)?;
+        if config.readonly_root {
+            mount::mount_path(
+                None,
+                "/",
+                None,
+                MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+                None,
+            )?;
+        }
     }
     if let Some(name) = &config.hostname {
         uts::sethostname(name)?;
@@ -258,6 +248,65 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     } else {
         127
     })
+}
+
+/// The container's file system in its new mount namespace: propagation,
+/// the rootfs bound onto itself, config.json's mounts and device nodes,
+/// sysctls, maskedPaths and readonlyPaths (pivot_root comes after the
+/// createContainer hooks).
+fn set_up_root(setup: &Setup, chan: &mut ChildEnd) -> Result<()> {
+    let config = setup.config;
+    // Everything below mounts, and pivot_root swaps the root of whatever
+    // mount namespace we are in: never the host's. (A config that slipped
+    // past the clone's CLONE_NEWNS would otherwise pivot the host.)
+    let ours = std::fs::read_link("/proc/self/ns/mnt").ok();
+    if ours.is_none() || ours == std::fs::read_link("/proc/1/ns/mnt").ok() || ours == setup.host_mnt
+    {
+        return Err(Error::Request(
+            "refusing to set up mounts: this process is not in a mount namespace of its own".into(),
+        ));
+    }
+    // Nothing propagates to the host; with rootfsPropagation (r)slave the
+    // host's new mounts still reach the container.
+    match config.rootfs_propagation {
+        None => mount::make_rprivate()?,
+        Some(flags) => mount::mount_path(None, "/", None, flags, None)?,
+    }
+    let rootfs = config.rootfs.as_path();
+    // pivot_root needs a mount point: the rootfs bound onto itself.
+    mount::mount_path(
+        Some(&rootfs.to_string_lossy()),
+        &rootfs.to_string_lossy(),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    let root = Root::open(rootfs)?;
+    for m in &config.mounts {
+        // an idmapped bind's tree comes from the runtime, in mounts' order
+        let tree = if m.idmapped { chan.recv_fd()? } else { None };
+        crate::oci_mounts::mount_one(
+            &root,
+            rootfs,
+            m,
+            setup.cg,
+            config.mount_label.as_deref(),
+            tree,
+        )?;
+    }
+    for node in &config.devices {
+        crate::device_nodes::create(&root, node)?;
+    }
+    // Kernel parameters of the container's namespaces, through its own
+    // /proc (which resolves /proc/sys/net in the netns of the writer: us),
+    // before maskedPaths and readonlyPaths close /proc/sys.
+    for (key, value) in &config.sysctl {
+        sysctl::write(&root, key, value)?;
+    }
+    let masked: Vec<&str> = config.masked.iter().map(String::as_str).collect();
+    let readonly: Vec<&str> = config.readonly.iter().map(String::as_str).collect();
+    masked::apply_lists(&root, &masked, &readonly)?;
+    Ok(())
 }
 // ANCHOR_END: sequence
 

@@ -209,6 +209,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         preserve_fds: opts.preserve_fds,
         maps: maps.as_ref(),
         seccomp_agent: seccomp_agent.as_ref(),
+        host_mnt: std::fs::read_link("/proc/self/ns/mnt").ok(),
     };
     // A PID namespace is joined by the parent: setns(CLONE_NEWPID) moves
     // where our next child lands, which is the container's process.
@@ -336,7 +337,13 @@ pub fn open_joins(config: &Config) -> Result<Vec<(OwnedFd, CloneFlags, String)>>
             "cgroup" => CloneFlags::CLONE_NEWCGROUP,
             "time" => crate::timens::flag(),
             "user" => CloneFlags::CLONE_NEWUSER,
-            _ => continue,
+            "mount" => CloneFlags::CLONE_NEWNS,
+            other => {
+                // never skip one: the process would stay in the host's
+                return Err(Error::Request(format!(
+                    "config.json: linux.namespaces: joining a {other} namespace is not supported by isolab"
+                )));
+            }
         };
         let file = std::fs::File::open(path).map_err(|e| {
             Error::Request(format!(

@@ -1184,3 +1184,75 @@ fn a_user_namespace_named_by_path_owns_the_new_ones() {
         ["0", "pod-b", "0 100000 65536", theirs.to_str().unwrap()]
     );
 }
+
+#[test]
+fn a_mount_namespace_named_by_path_is_used_as_it_is() {
+    require_root();
+    let dir = TempDir::new("oci-joinmnt");
+    // A holder with a mount namespace of its own and a tmpfs in it that
+    // the host does not see.
+    let mut holder = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--fork", "sh", "-c"])
+        .arg("mount -t tmpfs none /mnt && echo from-the-holder > /mnt/f && exec sleep 30")
+        .spawn()
+        .expect("unshare (util-linux)");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = holder.id();
+    let seen = format!("/proc/{pid}/root/mnt/f");
+    for _ in 0..500 {
+        if std::path::Path::new(&seen).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _holder = Kill(std::mem::replace(
+        &mut holder,
+        Command::new("true").spawn().unwrap(),
+    ));
+    let _ = holder.wait();
+    let mnt = format!("/proc/{pid}/ns/mnt");
+    let joined = |spec: &mut Value| {
+        spec["mounts"] = json!([]);
+        spec["linux"]["maskedPaths"] = json!([]);
+        spec["linux"]["readonlyPaths"] = json!([]);
+        spec["root"]["readonly"] = json!(false);
+        for ns in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "mount" {
+                ns["path"] = json!(mnt);
+            }
+        }
+    };
+    let (code, out, err) = run_script(
+        &dir,
+        "joinmnt",
+        "cat /mnt/f; echo $$; readlink /proc/self/ns/mnt",
+        joined,
+    );
+    assert_eq!(code, 0, "{err}");
+    let theirs = std::fs::read_link(&mnt).unwrap();
+    assert_eq!(
+        out,
+        format!("from-the-holder\n1\n{}\n", theirs.display()),
+        "the holder's file system, in a PID namespace of its own"
+    );
+    assert!(
+        !std::path::Path::new("/mnt/f").exists(),
+        "the host never saw it"
+    );
+    // What would change it is refused by path.
+    let (code, _, err) = run_script(&dir, "joinmnt2", "true", |spec| {
+        joined(spec);
+        spec["mounts"] = json!([{"destination": "/x", "type": "tmpfs", "source": "tmpfs"}]);
+    });
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("config.json: mounts: a joined mount namespace is used as it is"),
+        "{err}"
+    );
+}
