@@ -1190,10 +1190,15 @@ fn a_mount_namespace_named_by_path_is_used_as_it_is() {
     require_root();
     let dir = TempDir::new("oci-joinmnt");
     // A holder with a mount namespace of its own and a tmpfs in it that
-    // the host does not see.
-    let mut holder = Command::new("unshare")
+    // the host does not see, on a directory of the test's own.
+    let place = dir.0.join("holder-mnt");
+    std::fs::create_dir_all(&place).unwrap();
+    let holder = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "--fork", "sh", "-c"])
-        .arg("mount -t tmpfs none /mnt && echo from-the-holder > /mnt/f && exec sleep 30")
+        .arg(format!(
+            "mount -t tmpfs none {0} && echo from-the-holder > {0}/f && exec sleep 30",
+            place.display()
+        ))
         .spawn()
         .expect("unshare (util-linux)");
     struct Kill(std::process::Child);
@@ -1203,19 +1208,19 @@ fn a_mount_namespace_named_by_path_is_used_as_it_is() {
             let _ = self.0.wait();
         }
     }
-    let pid = holder.id();
-    let seen = format!("/proc/{pid}/root/mnt/f");
+    let holder = Kill(holder);
+    let pid = holder.0.id();
+    let seen = format!("/proc/{pid}/root{}/f", place.display());
     for _ in 0..500 {
         if std::path::Path::new(&seen).exists() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let _holder = Kill(std::mem::replace(
-        &mut holder,
-        Command::new("true").spawn().unwrap(),
-    ));
-    let _ = holder.wait();
+    assert!(
+        std::path::Path::new(&seen).exists(),
+        "the holder never mounted its tmpfs"
+    );
     let mnt = format!("/proc/{pid}/ns/mnt");
     let joined = |spec: &mut Value| {
         spec["mounts"] = json!([]);
@@ -1231,7 +1236,10 @@ fn a_mount_namespace_named_by_path_is_used_as_it_is() {
     let (code, out, err) = run_script(
         &dir,
         "joinmnt",
-        "cat /mnt/f; echo $$; readlink /proc/self/ns/mnt",
+        &format!(
+            "cat {}/f; echo $$; readlink /proc/self/ns/mnt",
+            place.display()
+        ),
         joined,
     );
     assert_eq!(code, 0, "{err}");
