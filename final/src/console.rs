@@ -101,10 +101,17 @@ fn dup2(fd: &OwnedFd, target: RawFd) -> Result<()> {
 
 /// Receive the fd a runtime sent (the engine's side; for tests and tools).
 pub fn receive(listener: &std::os::unix::net::UnixListener) -> Result<OwnedFd> {
+    receive_message(listener).map(|(_, fd)| fd)
+}
+
+/// Accept one connection and receive its message: the bytes sent with
+/// the fd (a pty's name; a seccomp agent's container process state) and
+/// the fd itself.
+pub fn receive_message(listener: &std::os::unix::net::UnixListener) -> Result<(Vec<u8>, OwnedFd)> {
     let (stream, _) = listener
         .accept()
-        .map_err(|e| Error::io("accepting on the console socket", e))?;
-    let mut buf = [0u8; 4096];
+        .map_err(|e| Error::io("accepting on the socket", e))?;
+    let mut buf = vec![0u8; 64 * 1024];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let msg = nix::sys::socket::recvmsg::<()>(
@@ -113,14 +120,18 @@ pub fn receive(listener: &std::os::unix::net::UnixListener) -> Result<OwnedFd> {
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
-    .map_err(|e| Error::syscall("recvmsg(console socket)", e))?;
+    .map_err(|e| Error::syscall("recvmsg", e))?;
+    let len = msg.bytes;
+    let mut fd = None;
     for cmsg in msg.cmsgs().map_err(|e| Error::syscall("recvmsg", e))? {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cmsg
-            && let Some(&fd) = fds.first()
+            && let Some(&raw) = fds.first()
         {
             // SAFETY: the kernel just installed this fd for us.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
         }
     }
-    Err(Error::Request("the console socket sent no fd".into()))
+    let fd = fd.ok_or_else(|| Error::Request("the message carried no fd".into()))?;
+    buf.truncate(len);
+    Ok((buf, fd))
 }

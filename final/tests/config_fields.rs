@@ -457,7 +457,7 @@ fn an_idmapped_bind_shows_host_root_files_as_container_roots() {
 #[test]
 fn a_seccomp_agent_gets_the_listener_and_answers_the_calls() {
     use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     require_root();
     be_subreaper();
     let dir = TempDir::new("oci-agent");
@@ -492,31 +492,12 @@ fn a_seccomp_agent_gets_the_listener_and_answers_the_calls() {
     );
     assert_eq!(code, 0, "{err}");
     // The agent's side: the container process state and the listener.
-    let (stream, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 8192];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = nix::sys::socket::recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .unwrap();
-    let mut fd = None;
-    for cmsg in msg.cmsgs().unwrap() {
-        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cmsg {
-            // SAFETY: the kernel installed this fd for us.
-            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-        }
-    }
-    let n = msg.bytes;
-    let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+    let (message, fd) = isolab::console::receive_message(&listener).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&message).unwrap();
     assert_eq!(state["fds"], json!(["seccompFd"]));
     assert_eq!(state["metadata"], "agent-test");
     assert_eq!(state["state"]["id"], "agent");
     assert!(state["pid"].as_i64().unwrap() > 1, "the host PID: {state}");
-    let fd = fd.expect("the listener fd");
     // Answer the container's mkdir with EACCES, as an agent decides.
     let req = ScmpNotifReq::receive(fd.as_raw_fd()).unwrap();
     let name = req.data.syscall.get_name().unwrap();
@@ -535,27 +516,7 @@ fn a_seccomp_agent_gets_the_listener_and_answers_the_calls() {
     // (the agent answers in a thread: exec waits for its process, which
     // waits for the answer)
     let answer = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 8192];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = nix::sys::socket::recvmsg::<()>(
-            stream.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .unwrap();
-        let raw = msg
-            .cmsgs()
-            .unwrap()
-            .find_map(|c| match c {
-                nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-                _ => None,
-            })
-            .unwrap();
-        // SAFETY: the kernel installed this fd for us.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let (_, fd) = isolab::console::receive_message(&listener).unwrap();
         let req = ScmpNotifReq::receive(fd.as_raw_fd()).unwrap();
         ScmpNotifResp::new_error(req.id, -libc::EROFS, ScmpNotifRespFlags::empty())
             .respond(fd.as_raw_fd())

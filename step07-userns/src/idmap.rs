@@ -91,59 +91,51 @@ pub fn create_with(image: &Path, pid: i32, recursive: bool) -> Result<OwnedFd> {
 pub fn attach(tree: &OwnedFd, target: &Path) -> Result<()> {
     let to = CString::new(target.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::Request("path has a NUL byte".into()))?;
-    let empty = c"";
-    // SAFETY: valid fd and NUL-terminated paths.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    if rc != 0 {
-        return Err(Error::syscall(
-            format!(
-                "move_mount({}, {:?})",
-                tree.as_raw_fd(),
-                target.display().to_string()
-            ),
-            Errno::last(),
-        ));
-    }
-    explain::syscall(
-        &format!(
-            "move_mount({}, \"\", AT_FDCWD, {:?}, MOVE_MOUNT_F_EMPTY_PATH)",
-            tree.as_raw_fd(),
-            target.display().to_string()
-        ),
+    let shown = target.display().to_string();
+    move_mount(
+        tree,
+        libc::AT_FDCWD,
+        &to,
         0,
-    );
-    Ok(())
+        &format!("AT_FDCWD, {shown:?}"),
+    )
 }
 // ANCHOR_END: attach
 
 /// [`attach`] onto a target already open (O_PATH, resolved inside a
 /// rootfs): the OCI runtime's idmapped binds. `shown` names it.
 pub fn attach_fd(tree: &OwnedFd, target: std::os::fd::BorrowedFd<'_>, shown: &str) -> Result<()> {
-    let empty = c"";
-    // SAFETY: two valid fds and empty NUL-terminated paths.
+    let to = format!("{shown:?}, \"\"");
+    move_mount(tree, target.as_raw_fd(), c"", MOVE_MOUNT_T_EMPTY_PATH, &to)
+}
+
+/// move_mount(2) of the detached `tree` to `to_dfd`/`to_path`; `to` is
+/// the target as the narration shows it.
+fn move_mount(
+    tree: &OwnedFd,
+    to_dfd: std::os::fd::RawFd,
+    to_path: &std::ffi::CStr,
+    to_flags: u32,
+    to: &str,
+) -> Result<()> {
+    let flags = MOVE_MOUNT_F_EMPTY_PATH | to_flags;
+    // SAFETY: valid fds and NUL-terminated paths.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
             tree.as_raw_fd(),
-            empty.as_ptr(),
-            target.as_raw_fd(),
-            empty.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+            c"".as_ptr(),
+            to_dfd,
+            to_path.as_ptr(),
+            flags,
         )
     };
-    let call = format!(
-        "move_mount({}, \"\", {shown:?}, \"\", F_EMPTY_PATH|T_EMPTY_PATH)",
-        tree.as_raw_fd()
-    );
+    let shown = if to_flags == 0 {
+        "MOVE_MOUNT_F_EMPTY_PATH"
+    } else {
+        "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH"
+    };
+    let call = format!("move_mount({}, \"\", {to}, {shown})", tree.as_raw_fd());
     if rc != 0 {
         return Err(Error::syscall(call, Errno::last()));
     }
