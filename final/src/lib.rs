@@ -7,7 +7,12 @@
 //! setup the container's process runs from config.json
 //! ([`container_init`]), with the network namespace's loopback
 //! ([`netns`]), the five capability sets as given ([`cap_sets`]), and
-//! config.json's seccomp filter and LSM labels ([`security`]).
+//! config.json's seccomp filter and LSM labels ([`security`]). Around
+//! them: mounts ([`oci_mounts`]), resources and `update` ([`resources`],
+//! [`cgroups_path`]), device rules ([`device_rules`], [`device_bpf`],
+//! [`device_nodes`]), the time namespace ([`timens`]), sysctls
+//! ([`sysctl`]), the terminal ([`console`]) and the seccomp agent
+//! ([`seccomp_agent`]).
 
 pub use step09_lsm::*;
 
