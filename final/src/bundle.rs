@@ -173,6 +173,7 @@ const SUPPORTED: &[&str] = &[
     "linux.resources",
     "linux.resources.memory",
     "linux.resources.memory.limit",
+    "linux.resources.memory.swap",
     "linux.resources.pids",
     "linux.resources.pids.limit",
     "linux.resources.cpu",
@@ -285,11 +286,12 @@ impl Kind {
             "linux.resources.devices.*.allow",
         ];
         // signed: -1 means "unlimited" or "any"
-        const INTS: [&str; 10] = [
+        const INTS: [&str; 11] = [
             "process.oomScoreAdj",
             "linux.timeOffsets.monotonic.secs",
             "linux.timeOffsets.boottime.secs",
             "linux.resources.memory.limit",
+            "linux.resources.memory.swap",
             "linux.resources.pids.limit",
             "linux.resources.cpu.quota",
             "linux.resources.devices.*.major",

@@ -90,7 +90,11 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         }
     }
     let config = bundle::load(&opts.bundle)?; // checked before anything is made
-    if opts.rootless && !config.namespaces.iter().any(|n| n == "user") {
+    // A normal user can't make the other namespaces without a user
+    // namespace of its own; root inside one (rootless podman runs its
+    // runtime so) can, and its engine gave no user namespace on purpose.
+    let euid_root = nix::unistd::geteuid().is_root();
+    if opts.rootless && !euid_root && !config.namespaces.iter().any(|n| n == "user") {
         return Err(Error::Request(
             "rootless: config.json needs a new user namespace (isolab spec --rootless writes one)"
                 .into(),
@@ -599,8 +603,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let dir = dir_of(root, id)?;
     let record = match load(root, id) {
         Ok((_, r)) => r,
-        // A `create` killed before its first write left only the directory.
-        Err(_) if force && dir.is_dir() => {
+        // A `create` killed before its first write left only the directory;
+        // and a shim's cleanup deletes with --force what its own `delete`
+        // already removed: gone is what --force asks for (runc's meaning).
+        Err(_) if force && !dir.join(oci_state::STATE_FILE).exists() => {
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
         }

@@ -209,9 +209,13 @@ impl CreateArgs {
 }
 
 /// runc's default is /run/runc; ours /run/isolab, or for a normal user
-/// $XDG_RUNTIME_DIR/isolab.
+/// $XDG_RUNTIME_DIR/isolab. Root in a user namespace is a normal user to
+/// the host's /run: rootless podman runs its runtime so, and gives it its
+/// XDG_RUNTIME_DIR (runc decides the same way).
 fn default_root() -> PathBuf {
-    if nix::unistd::geteuid().is_root() {
+    if isolab::pseudofs::real_root()
+        || (nix::unistd::geteuid().is_root() && std::env::var_os("XDG_RUNTIME_DIR").is_none())
+    {
         return PathBuf::from("/run/isolab");
     }
     std::env::var_os("XDG_RUNTIME_DIR")

@@ -53,6 +53,11 @@ pub fn parse(v: Option<&Value>, at: &str) -> Result<Resources> {
     Ok(Resources {
         limits: Limits {
             memory: get("memory.limit").and_then(Value::as_u64),
+            // memory plus swap; -1 is unlimited (podman's --memory-swap -1)
+            memory_swap: get("memory.swap").and_then(|v| match v.as_i64() {
+                Some(-1) => Some(u64::MAX),
+                _ => v.as_u64(),
+            }),
             pids: get("pids.limit").and_then(Value::as_u64),
             cpu_quota_us: cpu_quota(v),
             cpu_shares: get("cpu.shares").and_then(Value::as_u64),

@@ -13,8 +13,14 @@ pub const CPU_PERIOD_US: u64 = 100_000;
 /// The limits asked for; `None` means unlimited.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Limits {
-    /// Bytes of memory; swap is limited to the same, so none is used.
+    /// Bytes of memory; unless [`Limits::memory_swap`] says otherwise,
+    /// memory plus swap is limited to the same, so no swap is used.
     pub memory: Option<u64>,
+    /// Bytes of memory plus swap (the OCI spec's `memory.swap`, which
+    /// engines set: podman's `--memory 64m` asks for 128m); `u64::MAX` is
+    /// unlimited. Only read with `memory` set. The steps' flags leave it
+    /// `None`: no swap.
+    pub memory_swap: Option<u64>,
     /// Maximum number of tasks (processes and threads).
     pub pids: Option<u64>,
     /// CPU bandwidth: microseconds per [`CPU_PERIOD_US`].
@@ -116,6 +122,7 @@ pub fn from_flags(
 ) -> Result<Limits> {
     let limits = Limits {
         memory,
+        memory_swap: None,
         pids,
         cpu_quota_us,
         cpu_shares,

@@ -45,9 +45,15 @@ pub fn apply(dirs: &Dirs, limits: &Limits) -> Result<()> {
         let dir = need(&dirs.memory, "memory")?;
         write(dir, "memory.limit_in_bytes", &bytes.to_string())?;
         // memory+swap, set after memory (it may never be below it): equal
-        // to the memory limit means no swap, so the limit is real.
+        // to the memory limit means no swap, so the limit is real. Only a
+        // kernel with swap accounting has the file.
         if dir.join("memory.memsw.limit_in_bytes").exists() {
-            write(dir, "memory.memsw.limit_in_bytes", &bytes.to_string())?;
+            let memsw = match limits.memory_swap {
+                Some(u64::MAX) => "-1".to_string(),
+                Some(total) => total.max(bytes).to_string(),
+                None => bytes.to_string(),
+            };
+            write(dir, "memory.memsw.limit_in_bytes", &memsw)?;
         }
     }
     if let Some(n) = limits.pids {
@@ -145,8 +151,9 @@ mod tests {
             cpu: Some(d.clone()),
             ..Dirs::default()
         };
-        let limits = Limits {
+        let mut limits = Limits {
             memory: Some(32 << 20),
+            memory_swap: None,
             pids: Some(20),
             cpu_quota_us: Some(20_000),
             cpu_shares: Some(512),
@@ -155,6 +162,13 @@ mod tests {
         let r = |f: &str| std::fs::read_to_string(d.join(f)).unwrap();
         assert_eq!(r("memory.limit_in_bytes"), "33554432");
         assert_eq!(r("memory.memsw.limit_in_bytes"), "33554432");
+        // An engine's memory+swap total is written as it is (v1's meaning).
+        limits.memory_swap = Some(64 << 20);
+        apply(&dirs, &limits).unwrap();
+        assert_eq!(r("memory.memsw.limit_in_bytes"), "67108864");
+        limits.memory_swap = Some(u64::MAX);
+        apply(&dirs, &limits).unwrap();
+        assert_eq!(r("memory.memsw.limit_in_bytes"), "-1");
         assert_eq!(r("pids.max"), "20");
         assert_eq!(r("cpu.cfs_period_us"), "100000");
         assert_eq!(r("cpu.cfs_quota_us"), "20000");

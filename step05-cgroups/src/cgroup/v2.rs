@@ -53,9 +53,15 @@ pub fn enable_controllers(root: &Path, limits: &Limits) -> Result<()> {
 pub fn apply(dir: &Path, limits: &Limits) -> Result<()> {
     if let Some(bytes) = limits.memory {
         write(dir, "memory.max", &bytes.to_string())?;
-        // v2 limits swap on its own: none, so the memory limit is real.
+        // v2 limits swap on its own, not memory plus swap as v1 does:
+        // none unless asked, so the memory limit is real.
         if dir.join("memory.swap.max").exists() {
-            write(dir, "memory.swap.max", "0")?;
+            let swap = match limits.memory_swap {
+                Some(u64::MAX) => "max".to_string(),
+                Some(total) => total.saturating_sub(bytes).to_string(),
+                None => "0".to_string(),
+            };
+            write(dir, "memory.swap.max", &swap)?;
         }
     }
     if let Some(n) = limits.pids {
@@ -95,8 +101,9 @@ mod tests {
         let d = std::env::temp_dir().join(format!("isolab-v2-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("memory.swap.max"), "").unwrap();
-        let limits = Limits {
+        let mut limits = Limits {
             memory: Some(32 << 20),
+            memory_swap: None,
             pids: Some(20),
             cpu_quota_us: Some(20_000),
             cpu_shares: Some(1024),
@@ -109,6 +116,16 @@ mod tests {
             r("pids.max"),
             r("cpu.max"),
             r("cpu.weight"),
+        );
+        // An engine's memory+swap total: v2 wants the swap part alone.
+        limits.memory_swap = Some(64 << 20);
+        apply(&d, &limits).unwrap();
+        let swap = r("memory.swap.max");
+        limits.memory_swap = Some(u64::MAX);
+        apply(&d, &limits).unwrap();
+        assert_eq!(
+            (swap.as_str(), r("memory.swap.max").as_str()),
+            ("33554432", "max")
         );
         std::fs::write(
             d.join("cpu.stat"),
