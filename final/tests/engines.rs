@@ -1,0 +1,532 @@
+//! isolab under the engines people use: containerd (through `ctr` and the
+//! io.containerd.runc.v2 shim, the one Kubernetes' CRI plugin uses) and
+//! podman (through conmon), root and rootless. Each engine is started by
+//! the test with every directory of its own under the test's temp dir, no
+//! network (`--network none`), and a cgroup parent that the test removes.
+//!
+//! Without the engine installed a test says NOTE and passes, unless
+//! ISOLAB_REQUIRE_ENGINES is set (`.ci/run` installs them and sets it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, wait_for};
+use step01_clone::testing::{TempDir, require_root};
+
+/// Is `program` on PATH? Without it: a NOTE, or a failure where CI
+/// promised the engines.
+fn have(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    if !found {
+        assert!(
+            std::env::var_os("ISOLAB_REQUIRE_ENGINES").is_none(),
+            "{program} is not installed, and ISOLAB_REQUIRE_ENGINES is set"
+        );
+        eprintln!("NOTE: {program} is not installed (Debian: apt install {program}): skipped");
+    }
+    found
+}
+
+/// Run a command to completion: (exit code, stdout, stderr). stdout and
+/// stderr go to files: a container started with `-d` may keep a pipe open.
+fn run(dir: &TempDir, cmd: &mut Command) -> (i32, String, String) {
+    let out = dir.0.join(".engine-out");
+    let err = dir.0.join(".engine-err");
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(out).unwrap_or_default(),
+        std::fs::read_to_string(err).unwrap_or_default(),
+    )
+}
+
+/// `script -qec CMD /dev/null`: CMD with a terminal on its stdio, as a
+/// user at a terminal would run `ctr run -t` or `podman run -t`. None
+/// without util-linux's script.
+fn on_a_terminal(dir: &TempDir, line: &str) -> Option<(i32, String)> {
+    if !have("script") {
+        return None;
+    }
+    let (code, out, err) = run(
+        dir,
+        Command::new("script").args(["-qec", line, "/dev/null"]),
+    );
+    Some((code, out + &err))
+}
+
+/// The default image, built once in `dir`.
+fn image(dir: &TempDir) -> PathBuf {
+    let (code, out, err) = common::isolab(dir, &["rootfs", "build", "--state-dir", dir.arg()]);
+    assert_eq!(code, 0, "{err}");
+    PathBuf::from(out.trim())
+}
+
+/// Removes, when dropped, the cgroup directories named `name` at the top
+/// of every hierarchy, their children first: the parent the test gave the
+/// engine, and what the engine and isolab made below it.
+struct CgroupParent(String);
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        let roots = std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten();
+        let tops = roots
+            .map(|e| e.path().join(&self.0))
+            .chain([Path::new("/sys/fs/cgroup").join(&self.0)]);
+        for top in tops.filter(|t| t.is_dir()) {
+            remove_tree(&top);
+        }
+    }
+}
+
+fn remove_tree(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The value of `v1_file` (v1) or `v2_file` (v2) of `controller` in the
+/// cgroup of `pid`, as /proc/PID/cgroup names it.
+fn cgroup_value(pid: &str, controller: &str, v1_file: &str, v2_file: &str) -> String {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in table.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        let candidates: Vec<PathBuf> = if controllers.split(',').any(|c| c == controller) {
+            vec![
+                Path::new("/sys/fs/cgroup")
+                    .join(controller)
+                    .join(&path[1..])
+                    .join(v1_file),
+            ]
+        } else if controllers.is_empty() {
+            vec![
+                Path::new("/sys/fs/cgroup").join(&path[1..]).join(v2_file),
+                Path::new("/sys/fs/cgroup/unified")
+                    .join(&path[1..])
+                    .join(v2_file),
+            ]
+        } else {
+            continue;
+        };
+        if let Some(text) = candidates
+            .iter()
+            .find_map(|c| std::fs::read_to_string(c).ok())
+        {
+            return text.trim().to_string();
+        }
+    }
+    panic!("no {controller} file for {pid}:\n{table}");
+}
+
+/// A containerd of the test's own: root, state, sockets and the opt
+/// plugin's directory under `dir`, the CRI plugin off. Killed (by PID)
+/// when dropped.
+struct Containerd {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Containerd {
+    fn start(dir: &TempDir) -> Containerd {
+        let d = &dir.0;
+        let socket = d.join("containerd.sock");
+        let config = format!(
+            "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\", \"io.containerd.internal.v1.opt\"]\n\
+             [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n",
+            root = d.join("ctd-root").display(),
+            state = d.join("ctd-state").display(),
+            sock = socket.display(),
+        );
+        std::fs::write(d.join("containerd.toml"), config).unwrap();
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(d.join("containerd.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("containerd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "containerd never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Containerd { child, socket }
+    }
+
+    /// `ctr` talking to this containerd, in namespace `isolab-test`.
+    fn ctr(&self) -> Command {
+        let mut c = Command::new("ctr");
+        c.arg("-a").arg(&self.socket).args(["-n", "isolab-test"]);
+        c
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn containerd_runs_execs_signals_and_gives_a_terminal_through_its_shim() {
+    require_root();
+    if !have("containerd") || !have("ctr") {
+        return;
+    }
+    let dir = TempDir::new("engine-containerd");
+    let image = image(&dir);
+    let out = dir.0.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let parent = CgroupParent(format!("isolab-test-ctr-{}", std::process::id()));
+    let containerd = Containerd::start(&dir);
+    let runc_root = dir.0.join("runc-root");
+    // What every `ctr run` here passes: isolab as the shim's runc, its
+    // state root, our cgroup parent, the image as a plain directory.
+    let run_args = |flags: &[&str], id: &str| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "--runc-binary",
+            BIN,
+            "--runc-root",
+            runc_root.to_str().unwrap(),
+            "--cgroup",
+            &format!("/{}/{id}", parent.0),
+            "--mount",
+            &format!("type=bind,src={},dst=/out,options=rbind:rw", out.display()),
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(flags.iter().map(|f| f.to_string()));
+        // --rootfs is a switch: the image directory is the first operand
+        args.extend(["--rootfs", image.to_str().unwrap(), id].map(String::from));
+        args
+    };
+
+    // 1. run --rm: the command's output and exit status come back.
+    let (code, stdout, err) = run(
+        &dir,
+        containerd
+            .ctr()
+            .args(run_args(&["--rm"], "c1"))
+            .args(["sh", "-c"])
+            .arg("echo pid=$$; grep -c . /proc/self/uid_map; exit 3"),
+    );
+    assert_eq!((code, stdout.as_str()), (3, "pid=1\n1\n"), "{err}");
+
+    // 2. run -d, exec into it, a signal through `ctr task kill`.
+    let script = "trap 'echo TERM > /out/term; exit 7' TERM; echo up > /out/ready; \
+                  while :; do sleep 0.1; done";
+    let (code, _, err) = run(
+        &dir,
+        containerd
+            .ctr()
+            .args(run_args(&["-d"], "c2"))
+            .args(["sh", "-c", script]),
+    );
+    assert_eq!(code, 0, "{err}");
+    wait_for(&out.join("ready"));
+    let (code, stdout, err) = run(
+        &dir,
+        containerd
+            .ctr()
+            .args(["task", "exec", "--exec-id", "e1", "c2", "sh", "-c"])
+            .arg("echo exec in $(cat /proc/1/comm); exit 4"),
+    );
+    assert_eq!((code, stdout.as_str()), (4, "exec in sh\n"), "{err}");
+    let (_, tasks, _) = run(&dir, containerd.ctr().args(["task", "ls", "-q"]));
+    assert_eq!(tasks.trim(), "c2");
+    let (code, _, err) = run(
+        &dir,
+        containerd.ctr().args(["task", "kill", "-s", "TERM", "c2"]),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(wait_for(&out.join("term")), "TERM\n");
+    // The shim reaped the exit: `task delete` reports the status.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, tasks, _) = run(&dir, containerd.ctr().args(["task", "ls"]));
+        if tasks.contains("STOPPED") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "c2 never stopped: {tasks}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, stdout, err) = run(&dir, containerd.ctr().args(["task", "delete", "c2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("7") || err.contains("7"),
+        "no exit status 7: {stdout}{err}"
+    );
+    let (code, _, err) = run(&dir, containerd.ctr().args(["container", "delete", "c2"]));
+    assert_eq!(code, 0, "{err}");
+
+    // 3. -t: the shim's console socket, a terminal inside.
+    let mut line = vec![
+        "ctr".to_string(),
+        "-a".into(),
+        containerd.socket.display().to_string(),
+    ];
+    line.extend(["-n", "isolab-test"].map(String::from));
+    line.extend(run_args(&["--rm", "-t"], "c3"));
+    line.extend(["sh", "-c"].map(String::from));
+    line.push("'test -t 0 && readlink /proc/self/fd/0; exit 5'".into());
+    if let Some((code, text)) = on_a_terminal(&dir, &line.join(" ")) {
+        assert_eq!(code, 5, "{text}");
+        assert!(text.contains("/dev/pts/0"), "{text}");
+    }
+
+    // Nothing of isolab's is left: its state root is empty.
+    let left: Vec<_> = std::fs::read_dir(runc_root.join("isolab-test"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the state root: {left:?}");
+    let log = std::fs::read_to_string(dir.0.join("containerd.log")).unwrap_or_default();
+    assert!(!log.contains("failed to remove runc container"), "{log}");
+}
+
+/// podman with every directory under `dir` and isolab as its runtime, run
+/// by `user` (None: root).
+fn podman(dir: &Path, runtime: &Path, user: Option<u32>) -> Command {
+    let mut c = match user {
+        None => Command::new("podman"),
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+                "podman",
+            ])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", dir.join("home"))
+            .env("XDG_RUNTIME_DIR", dir.join("xdg"));
+            c
+        }
+    };
+    c.arg("--root")
+        .arg(dir.join("storage"))
+        .arg("--runroot")
+        .arg(dir.join("runroot"))
+        .arg("--tmpdir")
+        .arg(dir.join("tmp"))
+        .arg("--runtime")
+        .arg(runtime)
+        .args([
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+            "--storage-driver",
+            "vfs",
+        ]);
+    c
+}
+
+/// What every `podman run` here adds: no network (podman's default would
+/// make a bridge on the host), and rlimits a host without
+/// CAP_SYS_RESOURCE in its bounding set can set (podman's defaults raise
+/// the hard limits, and fail with runc too).
+const RUN: [&str; 7] = [
+    "run",
+    "--network",
+    "none",
+    "--ulimit",
+    "nofile=20000:20000",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+
+/// Import the default image into podman's store as `isolab-test:1`.
+fn podman_import(dir: &TempDir, image: &Path, podman: impl Fn() -> Command) {
+    let tar = dir.0.join("image.tar");
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(image)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (code, out, err) = run(dir, podman().arg("import").arg(&tar).arg("isolab-test:1"));
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn podman_runs_execs_stops_and_limits_through_conmon() {
+    require_root();
+    if !have("podman") {
+        return;
+    }
+    let dir = TempDir::new("podman");
+    let image = image(&dir);
+    let parent = CgroupParent(format!("isolab-test-podman-{}", std::process::id()));
+    let cgroup_parent = format!("--cgroup-parent=/{}", parent.0);
+    let runtime = PathBuf::from(BIN);
+    let p = || podman(&dir.0, &runtime, None);
+    podman_import(&dir, &image, p);
+
+    // 1. run --rm: output, exit status, and podman's own seccomp profile
+    //    loaded into the process (mode 2, filter).
+    let (code, stdout, err) = run(
+        &dir,
+        p().args(RUN)
+            .args([&cgroup_parent, "--rm", "isolab-test:1", "sh", "-c"])
+            .arg("echo pid=$$; grep ^Seccomp: /proc/self/status; exit 5"),
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (5, "pid=1\nSeccomp:\t2\n"),
+        "{err}"
+    );
+
+    // 2. run -d with limits, exec, stop (SIGTERM reaches the trap), rm.
+    let (code, _, err) = run(
+        &dir,
+        p().args(RUN)
+            .args([
+                &cgroup_parent,
+                "-d",
+                "--name",
+                "d1",
+                "--memory",
+                "64m",
+                "--pids-limit",
+                "33",
+            ])
+            .args(["isolab-test:1", "sh", "-c"])
+            .arg("trap 'exit 9' TERM; while :; do sleep 0.1; done"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, stdout, err) = run(
+        &dir,
+        p().args([
+            "exec",
+            "d1",
+            "sh",
+            "-c",
+            "echo exec in $(cat /proc/1/comm); exit 4",
+        ]),
+    );
+    assert_eq!((code, stdout.as_str()), (4, "exec in sh\n"), "{err}");
+    let (_, pid, _) = run(&dir, p().args(["inspect", "-f", "{{.State.Pid}}", "d1"]));
+    let pid = pid.trim();
+    assert_eq!(cgroup_value(pid, "pids", "pids.max", "pids.max"), "33");
+    assert_eq!(
+        cgroup_value(pid, "memory", "memory.limit_in_bytes", "memory.max"),
+        (64u64 << 20).to_string()
+    );
+    let (code, _, err) = run(&dir, p().args(["stop", "-t", "10", "d1"]));
+    assert_eq!(code, 0, "{err}");
+    let (_, status, _) = run(
+        &dir,
+        p().args(["inspect", "-f", "{{.State.ExitCode}}", "d1"]),
+    );
+    assert_eq!(status.trim(), "9");
+    let (code, _, err) = run(&dir, p().args(["rm", "d1"]));
+    assert_eq!(code, 0, "{err}");
+
+    // 3. -t: conmon's console socket.
+    let mut line: Vec<String> = p()
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    line.insert(0, "podman".into());
+    line.extend(RUN.map(String::from));
+    line.extend([
+        cgroup_parent.clone(),
+        "--rm".into(),
+        "-t".into(),
+        "isolab-test:1".into(),
+    ]);
+    line.extend(
+        [
+            "sh",
+            "-c",
+            "'test -t 0 && readlink /proc/self/fd/0; exit 6'",
+        ]
+        .map(String::from),
+    );
+    if let Some((code, text)) = on_a_terminal(&dir, &line.join(" ")) {
+        assert_eq!(code, 6, "{text}");
+        assert!(text.contains("/dev/pts/0"), "{text}");
+    }
+    let (_, left, _) = run(&dir, p().args(["ps", "-aq"]));
+    assert_eq!(left, "");
+}
+
+#[test]
+fn rootless_podman_runs_isolab_in_its_user_namespace() {
+    require_root();
+    if !have("podman") || !have("setpriv") {
+        return;
+    }
+    let dir = TempDir::new("podr");
+    let image = image(&dir);
+    // The user's copy of the binary, where uid 1000 can reach it.
+    let runtime = dir.0.join("isolab");
+    std::fs::copy(BIN, &runtime).unwrap();
+    for sub in ["home", "xdg", "storage", "runroot", "tmp"] {
+        std::fs::create_dir_all(dir.0.join(sub)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // podman's directories are the user's; the image stays root's, as an
+    // image's files are.
+    let ok = Command::new("chown")
+        .args(["-R", "1000:1000"])
+        .args(["home", "xdg", "storage", "runroot", "tmp"].map(|d| dir.0.join(d)))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let p = || podman(&dir.0, &runtime, Some(1000));
+    // podman keeps a pause process in its user namespace: ended by PID.
+    struct Pause(PathBuf);
+    impl Drop for Pause {
+        fn drop(&mut self) {
+            if let Some(pid) = std::fs::read_to_string(&self.0)
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+            {
+                // SAFETY: kill(2) of the PID podman wrote for its own process.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let _pause = Pause(dir.0.join("tmp/pause.pid"));
+    podman_import(&dir, &image, p);
+    let (code, stdout, err) = run(
+        &dir,
+        p().args(RUN)
+            .args(["--rm", "isolab-test:1", "sh", "-c"])
+            .arg("id -u; cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'; exit 5"),
+    );
+    if err.contains("newuidmap") || err.contains("cannot set up namespace") {
+        eprintln!("NOTE: podman can't make a user namespace for uid 1000 here: {err}");
+        return;
+    }
+    // Root in the container is uid 1000 on the host.
+    assert_eq!((code, stdout.as_str()), (5, "0\n0 1000 1\n"), "{err}");
+}
