@@ -133,6 +133,7 @@ fn cgroup_value(pid: &str, controller: &str, v1_file: &str, v2_file: &str) -> St
     panic!("no {controller} file for {pid}:\n{table}");
 }
 
+// ANCHOR: containerd
 /// A containerd of the test's own: root, state, sockets and the opt
 /// plugin's directory under `dir`, the CRI plugin off. Killed (by PID)
 /// when dropped.
@@ -169,6 +170,7 @@ impl Containerd {
         }
         Containerd { child, socket }
     }
+    // ANCHOR_END: containerd
 
     /// `ctr` talking to this containerd, in namespace `isolab-test`.
     fn ctr(&self) -> Command {
@@ -305,6 +307,7 @@ fn containerd_runs_execs_signals_and_gives_a_terminal_through_its_shim() {
     assert!(!log.contains("failed to remove runc container"), "{log}");
 }
 
+// ANCHOR: podman
 /// podman with every directory under `dir` and isolab as its runtime, run
 /// by `user` (None: root).
 fn podman(dir: &Path, runtime: &Path, user: Option<u32>) -> Command {
@@ -357,6 +360,7 @@ const RUN: [&str; 7] = [
     "--ulimit",
     "nproc=1024:1024",
 ];
+// ANCHOR_END: podman
 
 /// Import the default image into podman's store as `isolab-test:1`.
 fn podman_import(dir: &TempDir, image: &Path, podman: impl Fn() -> Command) {
