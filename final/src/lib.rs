@@ -12,7 +12,8 @@
 //! [`cgroups_path`]), device rules ([`device_rules`], [`device_bpf`],
 //! [`device_nodes`]), the time namespace ([`timens`]), sysctls
 //! ([`sysctl`]), the terminal ([`console`]) and the seccomp agent
-//! ([`seccomp_agent`]).
+//! ([`seccomp_agent`]). `create`, `run` and `exec` run from a sealed copy
+//! of the binary ([`sealed_exe`]).
 
 pub use step09_lsm::*;
 
@@ -35,6 +36,7 @@ pub mod oci_mounts;
 pub mod oci_state;
 pub mod personality;
 pub mod resources;
+pub mod sealed_exe;
 pub mod seccomp_agent;
 pub mod security;
 pub mod sysctl;

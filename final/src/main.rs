@@ -229,7 +229,15 @@ fn main() {
     if cli.debug {
         isolab::explain::enable(true);
     }
-    let result = dispatch(&cli);
+    // The commands whose processes a container can see run from a sealed
+    // copy of this binary (CVE-2019-5736; see sealed_exe.rs).
+    let result = match cli.command {
+        Command::Create { .. } | Command::Run { .. } | Command::Exec { .. } => {
+            isolab::sealed_exe::ensure()
+        }
+        _ => Ok(()),
+    }
+    .and_then(|()| dispatch(&cli));
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
