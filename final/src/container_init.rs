@@ -208,8 +208,7 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
         crate::personality::linux32()?;
     }
     environ::replace(&config.env)?;
-    nix::unistd::chdir(config.cwd.as_str())
-        .map_err(|e| Error::syscall(format!("chdir({:?})", config.cwd), e))?;
+    enter_cwd(&config.cwd)?;
     // The program must exist before `create` says it worked.
     let program = exec::search_path(&config.args[0])?;
     chan.ready()?; // sync 1: `create` writes the PID file and exits
@@ -401,3 +400,22 @@ fn set_rlimit(kind: &str, soft: u64, hard: u64) -> Result<()> {
     explain::syscall(&format!("setrlimit({kind}, {soft}, {hard})"), 0);
     Ok(())
 }
+
+// ANCHOR: enter_cwd
+/// chdir(2) to `process.cwd`, and prove the result is inside the
+/// container's root. A cwd such as /proc/self/fd/7 follows whatever fd 7
+/// is at that moment; if it were one of the runtime's, on a host
+/// directory, the command would start outside its root (CVE-2024-21626,
+/// through a leaked cgroup fd in runc). getcwd(2) can't name a directory
+/// outside the root: it fails with ENOENT (glibc returns the kernel's
+/// "(unreachable)" prefix as that error).
+pub fn enter_cwd(cwd: &str) -> Result<()> {
+    nix::unistd::chdir(cwd).map_err(|e| Error::syscall(format!("chdir({cwd:?})"), e))?;
+    match nix::unistd::getcwd() {
+        Ok(dir) if dir.is_absolute() => Ok(()),
+        _ => Err(Error::Request(format!(
+            "process.cwd {cwd:?} leads outside the container's root: refused"
+        ))),
+    }
+}
+// ANCHOR_END: enter_cwd

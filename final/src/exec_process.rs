@@ -295,8 +295,7 @@ fn process(what: &Process) -> Result<std::convert::Infallible> {
         crate::console::setup(socket, config.console_size, config.uid)?;
     }
     environ::replace(&config.env)?;
-    nix::unistd::chdir(config.cwd.as_str())
-        .map_err(|e| Error::syscall(format!("chdir({:?})", config.cwd), e))?;
+    container_init::enter_cwd(&config.cwd)?;
     let early = !config.no_new_privileges;
     if early && let Some(f) = filter {
         hand_over(f.install()?)?;

@@ -97,6 +97,20 @@ fn run(kind: &str, hook: &Hook, state: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
+    // Only stdio reaches a hook: not the engine's preserved fds, nor any
+    // other the runtime holds (a hook runs on the host, and some in the
+    // container's namespaces; CVE-2024-21626 was a leaked directory fd).
+    // SAFETY: close_range(2) in the child before exec only changes flags
+    // of the child's fds; it is async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let flags = libc::CLOSE_RANGE_CLOEXEC;
+            match libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, flags) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
     let mut child = cmd
         .stdin(Stdio::piped())
         .spawn()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use step01_clone::testing::{TempDir, require_root};
+use step01_clone::testing::{TempDir, assert_one_line, require_root};
 
 mod common;
 use common::*;
@@ -134,3 +134,168 @@ fn the_runtime_binary_cannot_be_overwritten_through_proc_pid_exe() {
     assert!(result.ends_with("BLOCKED\n"), "{result}");
 }
 // ANCHOR_END: cve_2019_5736
+
+/// The fds above stderr in an `ls -l /proc/self/fd/` listing whose
+/// targets are none of `allowed`, nor `ls`'s own directory, nor /dev/null
+/// (dash keeps one at fd 10).
+fn leaked(listing: &str, allowed: &[&str]) -> Vec<String> {
+    listing
+        .lines()
+        .filter_map(|l| {
+            l.split_once(" -> ")
+                .map(|(a, t)| (a.rsplit(' ').next().unwrap_or(""), t))
+        })
+        .filter(|(fd, _)| fd.parse::<u32>().is_ok_and(|n| n > 2))
+        .filter(|(_, t)| {
+            !(allowed.contains(t)
+                || *t == "/dev/null"
+                || (t.starts_with("/proc/") && t.ends_with("/fd")))
+        })
+        .map(|(fd, t)| format!("{fd} -> {t}"))
+        .collect()
+}
+
+// ANCHOR: cve_2024_21626
+/// CVE-2024-21626: a runtime fd on a host directory that is still open
+/// when the runtime chdirs to `process.cwd` (or `exec --cwd`) lets a cwd
+/// of /proc/self/fd/N start the command in the host's file system, and a
+/// leaked fd lets the command walk there itself. Here the engine's own
+/// preserved fd 3 is a host directory, the most an engine could hand in:
+/// the cwd through it is refused, and no other fd reaches the command,
+/// its exec'd processes or its hooks.
+#[test]
+fn no_host_directory_reaches_the_container_through_fds_or_cwd() {
+    use std::os::unix::process::CommandExt;
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("cve-2024-21626");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let host = dir.0.join("host-dir");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("HOST-MARKER"), "").unwrap();
+    let out = dir.0.join("out");
+    let o = out.display().to_string();
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("ls -l /proc/self/fd/ > {o}/{name}")]});
+    let b = bundle(
+        &dir,
+        "ls -l /proc/self/fd/ > /out/fds; ls -a . .. > /out/cwd-listing 2>&1; sleep 60",
+        |spec| {
+            spec["hooks"] =
+                json!({"createRuntime": [hook("hook-fds")], "poststart": [hook("poststart-fds")]});
+        },
+    );
+    // `run -d --preserve-fds 1`, fd 3 a host directory, and `cwd`.
+    let run = |id: &str, cwd: &str| {
+        let mut config: Value =
+            serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+        config["process"]["cwd"] = json!(cwd);
+        std::fs::write(b.join("config.json"), config.to_string()).unwrap();
+        let fd = std::fs::File::open(&host).unwrap();
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        let err = dir.0.join(format!("{id}.err"));
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "--root",
+            root,
+            "run",
+            "-d",
+            "--preserve-fds",
+            "1",
+            "--bundle",
+        ])
+        .arg(&b)
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.0.join(format!("{id}.out"))).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap());
+        // SAFETY: dup2 in the child before exec; async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let rc = if raw == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(raw, 3)
+                };
+                if rc < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
+        }
+        let code = cmd.status().unwrap().code().unwrap_or(-1);
+        (code, std::fs::read_to_string(err).unwrap_or_default())
+    };
+
+    // 1. cwd through the preserved host directory: refused in one line.
+    let _escape = DeleteOnDrop { root, id: "escape" };
+    let (code, err) = run("escape", "/proc/self/fd/3");
+    let listing = std::fs::read_to_string(out.join("cwd-listing")).unwrap_or_default();
+    assert!(
+        !listing.contains("HOST-MARKER"),
+        "ESCAPED: the command started in the host's directory"
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("outside the container's root"), "{err}");
+    let _ = std::fs::remove_file(out.join("hook-fds"));
+
+    // 2. A container with cwd "/": the command, its hooks, and exec'd
+    //    processes hold stdio and the engine's fd 3, nothing else.
+    let _c = DeleteOnDrop { root, id: "c" };
+    let (code, err) = run("c", "/");
+    assert_eq!(code, 0, "{err}");
+    // the command: the engine's fd 3 (the host directory, asked for)
+    let host_dir = host.display().to_string();
+    let fds = wait_for(&out.join("fds"));
+    assert_eq!(
+        leaked(&fds, &[&host_dir]),
+        Vec::<String>::new(),
+        "the command: {fds}"
+    );
+    // hooks: only stdio, not even the engine's fds
+    for hook in ["hook-fds", "poststart-fds"] {
+        let fds = wait_for(&out.join(hook));
+        assert_eq!(leaked(&fds, &[]), Vec::<String>::new(), "{hook}: {fds}");
+    }
+    for n in 3..=12 {
+        let cwd = format!("/proc/self/fd/{n}");
+        let (code, text, err) = isolab(
+            &dir,
+            &[
+                "--root",
+                root,
+                "exec",
+                "--cwd",
+                &cwd,
+                "c",
+                "sh",
+                "-c",
+                "ls -a . ..",
+            ],
+        );
+        assert!(
+            !text.contains("HOST-MARKER"),
+            "ESCAPED through exec --cwd {cwd}: {text}"
+        );
+        assert!(
+            code != 0 || text.starts_with('.'),
+            "exec --cwd {cwd}: {code} {text} {err}"
+        );
+        if code != 0 {
+            assert_one_line(&err);
+        }
+    }
+    // an exec'd process: stdio only
+    let (code, text, err) = isolab(
+        &dir,
+        &["--root", root, "exec", "c", "ls", "-l", "/proc/self/fd/"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        leaked(&text, &[]),
+        Vec::<String>::new(),
+        "an exec'd process: {text}"
+    );
+}
+// ANCHOR_END: cve_2024_21626
