@@ -299,3 +299,89 @@ fn no_host_directory_reaches_the_container_through_fds_or_cwd() {
     );
 }
 // ANCHOR_END: cve_2024_21626
+
+// ANCHOR: symlinks
+/// CVE-2021-30465 and CVE-2025-31133: the image (or a volume another
+/// container writes) redirects a mount with symlinks. A symlink in the
+/// middle of a destination is followed inside the root (openat2 with
+/// RESOLVE_IN_ROOT), one at its end is refused, the mount is made on the
+/// fd that resolution opened (never on a path looked up again), and the
+/// /dev/null that masks a file must be the null device.
+#[test]
+fn symlinks_in_the_image_and_a_false_dev_null_redirect_no_mount() {
+    require_root();
+    let dir = TempDir::new("cve-symlinks");
+    let (code, image, err) = isolab(&dir, &["rootfs", "build", "--state-dir", dir.arg()]);
+    assert_eq!(code, 0, "{err}");
+    let image = PathBuf::from(image.trim());
+    // The host paths the image's symlinks aim at.
+    let target = dir.0.join("host-target");
+    std::fs::create_dir_all(&target).unwrap();
+    let victim = dir.0.join("host-victim");
+    std::fs::write(&victim, "untouched\n").unwrap();
+    let source = dir.0.join("volume");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(source.join("VOLUME-MARKER"), "").unwrap();
+    std::os::unix::fs::symlink(&target, image.join("data")).unwrap();
+    // the same path inside the image, where the symlink leads in the root
+    let inside = image.join(target.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(&inside).unwrap();
+    let hosts = image.join("etc/hosts");
+    let _ = std::fs::remove_file(&hosts);
+    std::os::unix::fs::symlink(&victim, &hosts).unwrap();
+    let volume = |dest: &str| json!({"destination": dest, "type": "bind", "source": source, "options": ["rbind", "rw"]});
+
+    // 1. Through /data, a symlink to the host's directory: the volume
+    //    lands in the image, where the container finds it; nothing is
+    //    made in the host's directory.
+    let (code, out, err) = run_script(&dir, "mid", "ls /data/sub", |spec| {
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(volume("/data/sub"));
+    });
+    assert_eq!((code, out.as_str()), (0, "VOLUME-MARKER\n"), "{err}");
+    assert!(
+        !target.join("sub").exists(),
+        "ESCAPED: a mount point made on the host"
+    );
+    assert!(
+        image
+            .join(target.strip_prefix("/").unwrap())
+            .join("sub")
+            .is_dir()
+    );
+
+    // 2. /etc/hosts, a symlink to a host file: an engine's file bind is
+    //    refused, in one line, and the host's file is as it was.
+    let hosts_file = dir.0.join("engine-hosts");
+    std::fs::write(&hosts_file, "10.0.0.1 engine\n").unwrap();
+    let (code, _, err) = run_script(&dir, "end", "cat /etc/hosts", |spec| {
+        spec["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/etc/hosts", "type": "bind", "source": hosts_file, "options": ["bind", "ro"]
+        }));
+    });
+    assert_eq!(code, 1, "{err}");
+    assert_one_line(&err);
+    assert!(err.contains("/etc/hosts is a symlink"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+
+    // 3. A /dev/null that is a plain file (bound there, as a swapped node
+    //    would be): masking /proc/interrupts with it is refused. Without the
+    //    check the container read the file through /proc/interrupts.
+    let fake = dir.0.join("fake-null");
+    std::fs::write(&fake, "NOT-NULL\n").unwrap();
+    let (code, out, err) = run_script(&dir, "null", "cat /proc/interrupts", |spec| {
+        spec["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/dev/null", "type": "bind", "source": fake, "options": ["bind"]
+        }));
+        spec["linux"]["maskedPaths"] = json!(["/proc/interrupts"]);
+    });
+    assert!(
+        !out.contains("NOT-NULL"),
+        "ESCAPED: a masked path shows another file"
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not the null device"), "{err}");
+}
+// ANCHOR_END: symlinks

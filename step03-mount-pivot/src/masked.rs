@@ -64,6 +64,7 @@ pub fn apply_lists(root: &Root, masked: &[&str], readonly: &[&str]) -> Result<()
             mount::mount("tmpfs", &target, "tmpfs", MsFlags::MS_RDONLY, "size=0")?;
         } else {
             let null = root.open_target("/dev/null", false)?;
+            is_null_device(&null)?;
             mount::bind(&null, &target, MsFlags::empty())?;
         }
     }
@@ -82,3 +83,23 @@ pub fn apply_lists(root: &Root, masked: &[&str], readonly: &[&str]) -> Result<()
     Ok(())
 }
 // ANCHOR_END: apply
+
+// ANCHOR: is_null_device
+/// The container's /dev/null, about to be bound over a masked file, must
+/// be the null device, character 1:3. Anything else bound there (the
+/// image's file, a node another container swapped in, a bind of a /proc
+/// file: runc's CVE-2025-31133) would give the "masked" path its contents,
+/// read-write.
+fn is_null_device(null: &crate::resolve::Target) -> Result<()> {
+    let st = nix::sys::stat::fstat(null.fd())
+        .map_err(|e| crate::error::Error::syscall("fstat(/dev/null)", e))?;
+    let kind =
+        nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT;
+    if kind != nix::sys::stat::SFlag::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
+        return Err(crate::error::Error::Request(
+            "the container's /dev/null is not the null device (character 1:3): refusing to mask paths with it".into(),
+        ));
+    }
+    Ok(())
+}
+// ANCHOR_END: is_null_device
