@@ -859,6 +859,19 @@ pub fn parse(bundle: &Path, v: &Value) -> Result<Config> {
             "device nodes in a user namespace (mknod is refused there) are not supported by isolab yet",
         ));
     }
+    // The kernel keeps the inheritable set within the bounding set
+    // (capabilities(7)): a capability outside it can't be set, so say
+    // which, by name, before anything is made.
+    let bounding = strings_at(v, "process.capabilities.bounding");
+    if let Some(cap) = strings_at(v, "process.capabilities.inheritable")
+        .into_iter()
+        .find(|c| !bounding.contains(c))
+    {
+        return Err(bad(
+            "process.capabilities.inheritable",
+            &format!("{cap} is not in the bounding set, so it can't be inheritable"),
+        ));
+    }
     Ok(Config {
         bundle: bundle.to_path_buf(),
         rootfs,
@@ -1062,6 +1075,10 @@ mod tests {
             (
                 serde_json::json!({"process": {"cwd": "rel"}}),
                 "process.cwd",
+            ),
+            (
+                serde_json::json!({"process": {"capabilities": {"inheritable": ["CAP_SYS_ADMIN"]}}}),
+                "process.capabilities.inheritable",
             ),
             (
                 serde_json::json!({"linux": {"rootfsPropagation": "rshared"}}),

@@ -180,8 +180,7 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     }
     if let Some(adj) = config.oom_score_adj {
         // before the capability drop: lowering it needs CAP_SYS_RESOURCE
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| Error::io(format!("writing oom_score_adj {adj}"), e))?;
+        crate::proc_handle::ProcHandle::open()?.write("self/oom_score_adj", &adj.to_string())?;
     }
     // Without no_new_privs only a task with CAP_SYS_ADMIN may install a
     // filter: here, before the drop (as step 8 does with --allow-new-privs).

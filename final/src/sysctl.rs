@@ -4,23 +4,14 @@
 //! of its own ([`crate::bundle::sysctl_namespace`]); a parameter of the
 //! whole kernel (`kernel.core_pattern`) written here would change the host.
 
-use std::io::Write;
-
-use crate::error::{Error, Result};
-use crate::explain;
+use crate::error::Result;
+use crate::proc_handle::ProcHandle;
 use crate::resolve::Root;
 
 /// Write `value` to the parameter `key`, through the container's /proc
-/// (mounted in the rootfs, resolved inside it).
+/// (mounted in the rootfs, resolved inside it), crossing no mount: one
+/// that config.json put over the file would take the write instead.
 pub fn write(root: &Root, key: &str, value: &str) -> Result<()> {
-    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    let target = root.open_target(&path, false)?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(target.proc_path())
-        .map_err(|e| Error::io(format!("opening {path} (sysctl {key})"), e))?;
-    file.write_all(value.as_bytes())
-        .map_err(|e| Error::io(format!("writing {value:?} to {path} (sysctl {key})"), e))?;
-    explain::syscall(&format!("write({path:?}, {value:?})"), value.len());
-    Ok(())
+    let path = format!("sys/{}", key.replace('.', "/"));
+    ProcHandle::open_in(root)?.write(&path, value)
 }

@@ -385,3 +385,173 @@ fn symlinks_in_the_image_and_a_false_dev_null_redirect_no_mount() {
     assert!(err.contains("not the null device"), "{err}");
 }
 // ANCHOR_END: symlinks
+
+// ANCHOR: proc_writes
+/// CVE-2019-16884 and CVE-2025-52881: a mount over a /proc file the runtime
+/// writes for the container takes the write. Here config.json binds a
+/// host file over /proc/self/oom_score_adj, and another over the sysctl's
+/// file: isolab refuses to write through either, and the host files keep
+/// their contents. (Before the checked handle, the runtime wrote the
+/// container's oom_score_adj and the sysctl into the host files.)
+#[test]
+fn writes_meant_for_proc_are_not_redirected_by_a_mount() {
+    require_root();
+    let dir = TempDir::new("cve-proc-writes");
+    let victim = dir.0.join("victim");
+    let bind_over = |dest: &str| json!({"destination": dest, "type": "bind", "source": victim, "options": ["bind"]});
+    for (id, dest, edit) in [
+        (
+            "oom",
+            "/proc/self/oom_score_adj",
+            (|spec: &mut Value| spec["process"]["oomScoreAdj"] = json!(500)) as fn(&mut Value),
+        ),
+        (
+            "sysctl",
+            "/proc/sys/net/ipv4/ip_forward",
+            |spec: &mut Value| spec["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"}),
+        ),
+    ] {
+        std::fs::write(&victim, "host file\n").unwrap();
+        let (code, _, err) = run_script(&dir, id, "true", |spec| {
+            spec["mounts"].as_array_mut().unwrap().push(bind_over(dest));
+            edit(spec);
+        });
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "host file\n",
+            "ESCAPED: the write for {dest} went to the host file"
+        );
+        assert_eq!(code, 1, "{id}: {err}");
+        assert_one_line(&err);
+        assert!(err.contains("something is mounted over it"), "{id}: {err}");
+    }
+}
+// ANCHOR_END: proc_writes
+
+/// The Cap* lines of /proc/PID/status in `text`, as (set, mask).
+fn cap_masks(text: &str) -> std::collections::BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("Cap")?.split_once(":\t"))
+        .map(|(set, hex)| {
+            (
+                set.to_string(),
+                u64::from_str_radix(hex.trim(), 16).unwrap(),
+            )
+        })
+        .collect()
+}
+
+// ANCHOR: cve_2022_29162
+/// CVE-2022-29162: `runc exec --cap` added the capability to the
+/// inheritable set as well, so a program with file capabilities that the
+/// exec'd process ran gained it past the bounding set the engine meant.
+/// isolab's sets are config.json's, exactly: the inheritable set is empty
+/// unless listed, and `exec --cap` adds to bounding, effective and
+/// permitted only.
+#[test]
+fn inheritable_capabilities_are_exactly_the_configs_and_exec_cap_adds_none() {
+    require_root();
+    be_subreaper();
+    let dir = TempDir::new("cve-2022-29162");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    const CHOWN: u64 = 1 << 0;
+    const SYS_ADMIN: u64 = 1 << 21;
+    let b = bundle(
+        &dir,
+        "grep ^Cap /proc/self/status > /out/caps; sleep 60",
+        |spec| {
+            // one inheritable capability, listed in the config (and so in
+            // the bounding set, which the kernel keeps it within)
+            let caps = &mut spec["process"]["capabilities"];
+            caps["inheritable"] = json!([]);
+            for set in ["bounding", "permitted", "inheritable"] {
+                caps[set].as_array_mut().unwrap().push(json!("CAP_CHOWN"));
+            }
+        },
+    );
+    let _c = DeleteOnDrop { root, id: "caps" };
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "run",
+            "-d",
+            "--bundle",
+            b.to_str().unwrap(),
+            "caps",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let init = cap_masks(&wait_for(&dir.0.join("out/caps")));
+    assert_eq!((init["Inh"], init["Amb"]), (CHOWN, 0), "{init:?}");
+    let (code, text, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root,
+            "exec",
+            "--cap",
+            "CAP_SYS_ADMIN",
+            "caps",
+            "grep",
+            "^Cap",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let exec = cap_masks(&text);
+    assert_eq!(
+        exec["Eff"] & SYS_ADMIN,
+        SYS_ADMIN,
+        "exec --cap gave it: {exec:?}"
+    );
+    assert_eq!(
+        (exec["Inh"], exec["Amb"]),
+        (CHOWN, 0),
+        "and only where it should: {exec:?}"
+    );
+}
+// ANCHOR_END: cve_2022_29162
+
+// ANCHOR: keyring
+/// A container joins a session keyring of its own: the keys of the
+/// session that started the runtime (a login's Kerberos ticket, an
+/// engine's secrets) stay behind. The container has CAP_SYS_ADMIN to
+/// mount a procfs of its own, /proc/keys being masked; with
+/// `--no-new-keyring` (the step before) it finds the key.
+#[test]
+fn a_container_gets_a_session_keyring_of_its_own() {
+    require_root();
+    let dir = TempDir::new("keyring");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let b = bundle(&dir, step01_clone::testing::LIST_KEYS, |spec| {
+        for set in ["bounding", "effective", "permitted"] {
+            spec["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+    });
+    let count = |extra: &[&str], id: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--root", root, "run"])
+            .args(extra)
+            .arg("--bundle")
+            .arg(&b)
+            .arg(id);
+        step01_clone::testing::plant_session_key(&mut cmd, None);
+        let out = step01_clone::testing::output_of(cmd);
+        assert_eq!(out.code, 0, "{out:?}");
+        out.stdout.trim().to_string()
+    };
+    assert_eq!(
+        count(&["--no-new-keyring"], "shared"),
+        "1",
+        "the step before: the key is there"
+    );
+    assert_eq!(count(&[], "own"), "0", "a keyring of its own");
+}
+// ANCHOR_END: keyring

@@ -181,30 +181,41 @@ impl Root {
         } else {
             c
         };
-        // ANCHOR: openat2
-        let how = OpenHow {
-            flags: flags as u64,
-            mode: 0,
-            resolve, // RESOLVE_IN_ROOT: "/" and ".." stop at the rootfs
-        };
-        // SAFETY: valid pointers to a NUL-terminated path and an open_how
-        // of the size we pass; the returned fd is owned by us from here.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        // ANCHOR_END: openat2
-        if rc < 0 {
-            return Err(Errno::last());
-        }
-        // SAFETY: rc is a new fd that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) })
+        openat2(self.fd.as_raw_fd(), &c, flags, resolve)
     }
+}
+
+/// openat2(2) of `path` relative to `dirfd`, with `resolve`'s RESOLVE_*
+/// restrictions (also [`crate::proc_handle`]'s).
+pub(crate) fn openat2(
+    dirfd: std::os::fd::RawFd,
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> std::result::Result<OwnedFd, Errno> {
+    // ANCHOR: openat2
+    let how = OpenHow {
+        flags: flags as u64,
+        mode: 0,
+        resolve, // RESOLVE_IN_ROOT: "/" and ".." stop at the rootfs
+    };
+    // SAFETY: valid pointers to a NUL-terminated path and an open_how
+    // of the size we pass; the returned fd is owned by us from here.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    // ANCHOR_END: openat2
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: rc is a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) })
 }
 
 /// A mount target opened inside the rootfs.

@@ -166,19 +166,14 @@ fn load_default(state: &State) -> Result<()> {
 /// /proc/PID/attr with other LSMs); older ones only the common file.
 pub fn exec_into(profile: &str) -> Result<()> {
     let request = format!("exec {profile}");
-    for file in [
-        "/proc/thread-self/attr/apparmor/exec",
-        "/proc/thread-self/attr/exec",
-    ] {
-        let mut f = match std::fs::OpenOptions::new().write(true).open(file) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(format!("opening {file}"), e)),
-        };
-        explain::syscall(&format!("write({file}, {request:?})"), 0);
-        return f
-            .write_all(request.as_bytes())
-            .map_err(|e| Error::io(format!("asking AppArmor for {profile} ({file})"), e));
+    // through a checked /proc, crossing no mount (see proc_handle.rs)
+    let proc = crate::proc_handle::ProcHandle::open()?;
+    let missing = |f: &&str| matches!(proc.open_write(f), Err(nix::errno::Errno::ENOENT));
+    if let Some(file) = ["thread-self/attr/apparmor/exec", "thread-self/attr/exec"]
+        .iter()
+        .find(|f| !missing(f))
+    {
+        return proc.write(file, &request);
     }
     Err(Error::Request(
         "apparmor: this kernel's /proc has no attr/exec for the profile".into(),

@@ -17,7 +17,6 @@
 //! own files there carry a label its policy can allow.
 
 use crate::error::{Error, Result};
-use crate::explain;
 use crate::security_opt::Key;
 
 /// `--security-opt label=`.
@@ -156,11 +155,10 @@ pub fn check(context: &str) -> Result<()> {
 /// keyrings it creates get the container's label, and so, at its execve,
 /// does the command. The fork of the command keeps both requests.
 pub fn request(contexts: &Contexts) -> Result<()> {
+    // through a checked /proc, crossing no mount (see proc_handle.rs)
+    let proc = crate::proc_handle::ProcHandle::open()?;
     for attr in ["keycreate", "exec"] {
-        let file = format!("/proc/thread-self/attr/{attr}");
-        explain::syscall(&format!("write({file}, {:?})", contexts.process), 0);
-        std::fs::write(&file, &contexts.process)
-            .map_err(|e| Error::io(format!("writing {} to {file}", contexts.process), e))?;
+        proc.write(&format!("thread-self/attr/{attr}"), &contexts.process)?;
     }
     Ok(())
 }
