@@ -180,6 +180,9 @@ const SUPPORTED: &[&str] = &[
     "linux.resources.cpu.quota",
     "linux.resources.cpu.period",
     "linux.resources.cpu.shares",
+    "linux.resources.memory.disableOOMKiller",
+    "linux.resources.blockIO",
+    "linux.resources.blockIO.weight",
     "linux.resources.devices",
     "linux.resources.unified",
     "linux.resources.devices.*.allow",
@@ -230,7 +233,7 @@ enum Kind {
 impl Kind {
     fn of(pattern: &str) -> Option<Kind> {
         use Kind::*;
-        const OBJECTS: [&str; 25] = [
+        const OBJECTS: [&str; 26] = [
             "root",
             "process",
             "process.consoleSize",
@@ -253,6 +256,7 @@ impl Kind {
             "linux.resources.memory",
             "linux.resources.pids",
             "linux.resources.cpu",
+            "linux.resources.blockIO",
             "linux.resources.unified",
             "linux.resources.devices.*",
             "linux.devices.*",
@@ -279,14 +283,16 @@ impl Kind {
             "linux.gidMappings",
             "linux.resources.devices",
         ];
-        const BOOLS: [&str; 4] = [
+        const BOOLS: [&str; 5] = [
             "root.readonly",
+            "linux.resources.memory.disableOOMKiller",
             "process.terminal",
             "process.noNewPrivileges",
             "linux.resources.devices.*.allow",
         ];
         // signed: -1 means "unlimited" or "any"
-        const INTS: [&str; 11] = [
+        const INTS: [&str; 12] = [
+            "linux.resources.blockIO.weight",
             "process.oomScoreAdj",
             "linux.timeOffsets.monotonic.secs",
             "linux.timeOffsets.boottime.secs",

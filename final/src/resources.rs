@@ -50,6 +50,23 @@ pub fn parse(v: Option<&Value>, at: &str) -> Result<Resources> {
         check_unified_key(key).map_err(|why| bad(&why))?;
         unified.insert(key.clone(), value.to_string());
     }
+    // Fields engines always send, whose zero (or false) value means "as
+    // the kernel has it" (docker: cpu.shares 0, blockIO.weight 0,
+    // disableOOMKiller false). Another value would ask for something
+    // isolab doesn't do yet: refused by path, not ignored.
+    if get("blockIO.weight")
+        .and_then(Value::as_u64)
+        .is_some_and(|w| w != 0)
+    {
+        return Err(Error::Request(format!(
+            "config.json: {at}.blockIO.weight: an I/O weight is not supported by isolab yet"
+        )));
+    }
+    if get("memory.disableOOMKiller").and_then(Value::as_bool) == Some(true) {
+        return Err(Error::Request(format!(
+            "config.json: {at}.memory.disableOOMKiller: true is not supported by isolab yet"
+        )));
+    }
     Ok(Resources {
         limits: Limits {
             memory: get("memory.limit").and_then(Value::as_u64),
@@ -60,7 +77,9 @@ pub fn parse(v: Option<&Value>, at: &str) -> Result<Resources> {
             }),
             pids: get("pids.limit").and_then(Value::as_u64),
             cpu_quota_us: cpu_quota(v),
-            cpu_shares: get("cpu.shares").and_then(Value::as_u64),
+            cpu_shares: get("cpu.shares")
+                .and_then(Value::as_u64)
+                .filter(|&s| s != 0),
         },
         devices,
         unified,
@@ -221,6 +240,20 @@ mod tests {
         assert_eq!(r.limits.memory, Some(1024));
         assert_eq!(r.limits.cpu_quota_us, Some(25000));
         assert_eq!(r.unified["memory.high"], "1M");
+        // docker's "as the kernel has it" values, and anything else
+        let zero = json!({"cpu": {"shares": 0}, "blockIO": {"weight": 0},
+                          "memory": {"disableOOMKiller": false}});
+        assert_eq!(parse(Some(&zero), "r").unwrap().limits, Limits::default());
+        for (v, path) in [
+            (json!({"blockIO": {"weight": 500}}), "r.blockIO.weight"),
+            (
+                json!({"memory": {"disableOOMKiller": true}}),
+                "r.memory.disableOOMKiller",
+            ),
+        ] {
+            let err = parse(Some(&v), "r").unwrap_err().to_string();
+            assert!(err.contains(path), "{err}");
+        }
         for bad in ["cgroup.procs", "../x.max", "memory", "memory.high/x"] {
             let err = parse(Some(&json!({"unified": {bad: "1"}})), "linux.resources").unwrap_err();
             assert!(

@@ -133,58 +133,103 @@ fn cgroup_value(pid: &str, controller: &str, v1_file: &str, v2_file: &str) -> St
     panic!("no {controller} file for {pid}:\n{table}");
 }
 
-// ANCHOR: containerd
-/// A containerd of the test's own: root, state, sockets and the opt
-/// plugin's directory under `dir`, the CRI plugin off. Killed (by PID)
-/// when dropped.
-struct Containerd {
+// ANCHOR: daemon
+/// An engine's daemon, run by the test in a mount namespace of its own
+/// with a fresh tmpfs on /run (and on /etc/docker): the paths engines
+/// hard-code there (containerd's shim sockets and FIFOs, dockerd's plugin
+/// directory and key) stay out of the host's, and vanish with it. Its
+/// other directories are under the test's `dir`, given as flags. Ended
+/// by PID when dropped: SIGTERM, so it stops what it started, then
+/// SIGKILL.
+struct Daemon {
     child: Child,
     socket: PathBuf,
 }
 
-impl Containerd {
-    fn start(dir: &TempDir) -> Containerd {
-        let d = &dir.0;
-        let socket = d.join("containerd.sock");
-        let config = format!(
-            "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\", \"io.containerd.internal.v1.opt\"]\n\
-             [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n",
-            root = d.join("ctd-root").display(),
-            state = d.join("ctd-state").display(),
-            sock = socket.display(),
-        );
-        std::fs::write(d.join("containerd.toml"), config).unwrap();
-        let child = Command::new("containerd")
-            .arg("--config")
-            .arg(d.join("containerd.toml"))
+impl Daemon {
+    fn start(dir: &TempDir, name: &str, socket: PathBuf, argv: &[String]) -> Daemon {
+        let setup = "mount -t tmpfs -o mode=755 tmpfs /run && \
+                     { [ ! -d /etc/docker ] || mount -t tmpfs tmpfs /etc/docker; } && exec \"$@\"";
+        let child = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", setup, "sh"])
+            .args(argv)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("containerd.log")).unwrap())
+            .stderr(std::fs::File::create(dir.0.join(format!("{name}.log"))).unwrap())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while !socket.exists() {
-            assert!(Instant::now() < deadline, "containerd never listened");
+            let log =
+                std::fs::read_to_string(dir.0.join(format!("{name}.log"))).unwrap_or_default();
+            assert!(Instant::now() < deadline, "{name} never listened:\n{log}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Containerd { child, socket }
+        Daemon { child, socket }
     }
-    // ANCHOR_END: containerd
 
-    /// `ctr` talking to this containerd, in namespace `isolab-test`.
-    fn ctr(&self) -> Command {
-        let mut c = Command::new("ctr");
-        c.arg("-a").arg(&self.socket).args(["-n", "isolab-test"]);
+    /// `program`, run in the daemon's mount namespace (for the paths in
+    /// its /run that it hands to clients).
+    fn client(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.child.id().to_string(), "-m", program]);
         c
+    }
+
+    /// The same as a command line, for `script`.
+    fn client_line(&self, program: &str) -> String {
+        format!("nsenter -t {} -m {program}", self.child.id())
     }
 }
 
-impl Drop for Containerd {
+impl Drop for Daemon {
     fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: kill(2) of our own child, by PID.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+// ANCHOR_END: daemon
+
+// ANCHOR: containerd
+/// containerd with its root, state and sockets under `dir`, the CRI and
+/// opt plugins off.
+fn containerd(dir: &TempDir) -> Daemon {
+    let d = &dir.0;
+    let socket = d.join("containerd.sock");
+    let config = format!(
+        "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
+         disabled_plugins = [\"io.containerd.grpc.v1.cri\", \"io.containerd.internal.v1.opt\"]\n\
+         [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n",
+        root = d.join("ctd-root").display(),
+        state = d.join("ctd-state").display(),
+        sock = socket.display(),
+    );
+    std::fs::write(d.join("containerd.toml"), config).unwrap();
+    let config = d.join("containerd.toml").display().to_string();
+    Daemon::start(
+        dir,
+        "containerd",
+        socket,
+        &["containerd".into(), "--config".into(), config],
+    )
+}
+// ANCHOR_END: containerd
+
+/// `ctr` talking to `daemon`, in namespace `isolab-test`.
+fn ctr(daemon: &Daemon) -> Command {
+    let mut c = daemon.client("ctr");
+    c.arg("-a").arg(&daemon.socket).args(["-n", "isolab-test"]);
+    c
 }
 
 #[test]
@@ -198,7 +243,7 @@ fn containerd_runs_execs_signals_and_gives_a_terminal_through_its_shim() {
     let out = dir.0.join("out");
     std::fs::create_dir_all(&out).unwrap();
     let parent = CgroupParent(format!("isolab-test-ctr-{}", std::process::id()));
-    let containerd = Containerd::start(&dir);
+    let containerd = containerd(&dir);
     let runc_root = dir.0.join("runc-root");
     // What every `ctr run` here passes: isolab as the shim's runc, its
     // state root, our cgroup parent, the image as a plain directory.
@@ -225,8 +270,7 @@ fn containerd_runs_execs_signals_and_gives_a_terminal_through_its_shim() {
     // 1. run --rm: the command's output and exit status come back.
     let (code, stdout, err) = run(
         &dir,
-        containerd
-            .ctr()
+        ctr(&containerd)
             .args(run_args(&["--rm"], "c1"))
             .args(["sh", "-c"])
             .arg("echo pid=$$; grep -c . /proc/self/uid_map; exit 3"),
@@ -238,8 +282,7 @@ fn containerd_runs_execs_signals_and_gives_a_terminal_through_its_shim() {
                   while :; do sleep 0.1; done";
     let (code, _, err) = run(
         &dir,
-        containerd
-            .ctr()
+        ctr(&containerd)
             .args(run_args(&["-d"], "c2"))
             .args(["sh", "-c", script]),
     );
@@ -247,42 +290,41 @@ fn containerd_runs_execs_signals_and_gives_a_terminal_through_its_shim() {
     wait_for(&out.join("ready"));
     let (code, stdout, err) = run(
         &dir,
-        containerd
-            .ctr()
+        ctr(&containerd)
             .args(["task", "exec", "--exec-id", "e1", "c2", "sh", "-c"])
             .arg("echo exec in $(cat /proc/1/comm); exit 4"),
     );
     assert_eq!((code, stdout.as_str()), (4, "exec in sh\n"), "{err}");
-    let (_, tasks, _) = run(&dir, containerd.ctr().args(["task", "ls", "-q"]));
+    let (_, tasks, _) = run(&dir, ctr(&containerd).args(["task", "ls", "-q"]));
     assert_eq!(tasks.trim(), "c2");
     let (code, _, err) = run(
         &dir,
-        containerd.ctr().args(["task", "kill", "-s", "TERM", "c2"]),
+        ctr(&containerd).args(["task", "kill", "-s", "TERM", "c2"]),
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(wait_for(&out.join("term")), "TERM\n");
     // The shim reaped the exit: `task delete` reports the status.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, tasks, _) = run(&dir, containerd.ctr().args(["task", "ls"]));
+        let (_, tasks, _) = run(&dir, ctr(&containerd).args(["task", "ls"]));
         if tasks.contains("STOPPED") {
             break;
         }
         assert!(Instant::now() < deadline, "c2 never stopped: {tasks}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (code, stdout, err) = run(&dir, containerd.ctr().args(["task", "delete", "c2"]));
+    let (code, stdout, err) = run(&dir, ctr(&containerd).args(["task", "delete", "c2"]));
     assert_eq!(code, 0, "{err}");
     assert!(
         stdout.contains("7") || err.contains("7"),
         "no exit status 7: {stdout}{err}"
     );
-    let (code, _, err) = run(&dir, containerd.ctr().args(["container", "delete", "c2"]));
+    let (code, _, err) = run(&dir, ctr(&containerd).args(["container", "delete", "c2"]));
     assert_eq!(code, 0, "{err}");
 
     // 3. -t: the shim's console socket, a terminal inside.
     let mut line = vec![
-        "ctr".to_string(),
+        containerd.client_line("ctr"),
         "-a".into(),
         containerd.socket.display().to_string(),
     ];
@@ -536,4 +578,142 @@ fn rootless_podman_runs_isolab_in_its_user_namespace() {
     }
     // Root in the container is uid 1000 on the host.
     assert_eq!((code, stdout.as_str()), (5, "0\n0 1000 1\n"), "{err}");
+}
+
+// ANCHOR: dockerd
+/// dockerd with its data and exec roots under `dir`, isolab added as a
+/// runtime, no network of its own (no bridge, no iptables), and the
+/// containerd it starts for itself.
+fn dockerd(dir: &TempDir, cgroup_parent: &str) -> Daemon {
+    let d = &dir.0;
+    let socket = d.join("docker.sock");
+    std::fs::write(d.join("daemon.json"), "{}").unwrap();
+    let path = |p: &str| d.join(p).display().to_string();
+    let argv = [
+        "dockerd",
+        "--config-file",
+        &path("daemon.json"),
+        "--data-root",
+        &path("docker-data"),
+        "--exec-root",
+        &path("docker-exec"),
+        "--pidfile",
+        &path("docker.pid"),
+        "-H",
+        &format!("unix://{}", socket.display()),
+        "--bridge",
+        "none",
+        "--iptables=false",
+        "--ip6tables=false",
+        "--ip-masq=false",
+        "--storage-driver",
+        "vfs",
+        "--cgroup-parent",
+        &format!("/{cgroup_parent}"),
+        "--add-runtime",
+        &format!("isolab={BIN}"),
+    ]
+    .map(String::from);
+    Daemon::start(dir, "dockerd", socket, &argv)
+}
+// ANCHOR_END: dockerd
+
+#[test]
+fn docker_runs_execs_stops_and_limits_with_runtime_isolab() {
+    require_root();
+    if !have("dockerd") || !have("docker") {
+        return;
+    }
+    let dir = TempDir::new("docker");
+    let image = image(&dir);
+    let parent = CgroupParent(format!("isolab-test-docker-{}", std::process::id()));
+    let daemon = dockerd(&dir, &parent.0);
+    let d = || {
+        let mut c = Command::new("docker");
+        c.arg("-H")
+            .arg(format!("unix://{}", daemon.socket.display()));
+        c
+    };
+    let tar = dir.0.join("image.tar");
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(&image)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (code, out, err) = run(&dir, d().arg("import").arg(&tar).arg("isolab-test:1"));
+    assert_eq!(code, 0, "{out}{err}");
+    let run_flags = ["run", "--runtime", "isolab", "--network", "none"];
+
+    // 1. run --rm: output, exit status, docker's seccomp profile in force.
+    let (code, stdout, err) = run(
+        &dir,
+        d().args(run_flags)
+            .args(["--rm", "isolab-test:1", "sh", "-c"])
+            .arg("echo pid=$$; grep ^Seccomp: /proc/self/status; exit 5"),
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (5, "pid=1\nSeccomp:\t2\n"),
+        "{err}"
+    );
+
+    // 2. run -d with limits, exec, stop, rm.
+    let (code, _, err) = run(
+        &dir,
+        d().args(run_flags)
+            .args([
+                "-d",
+                "--name",
+                "d1",
+                "--memory",
+                "64m",
+                "--pids-limit",
+                "33",
+            ])
+            .args(["isolab-test:1", "sh", "-c"])
+            .arg("trap 'exit 9' TERM; while :; do sleep 0.1; done"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, stdout, err) = run(
+        &dir,
+        d().args([
+            "exec",
+            "d1",
+            "sh",
+            "-c",
+            "echo exec in $(cat /proc/1/comm); exit 4",
+        ]),
+    );
+    assert_eq!((code, stdout.as_str()), (4, "exec in sh\n"), "{err}");
+    let (_, pid, _) = run(&dir, d().args(["inspect", "-f", "{{.State.Pid}}", "d1"]));
+    let pid = pid.trim();
+    assert_eq!(cgroup_value(pid, "pids", "pids.max", "pids.max"), "33");
+    assert_eq!(
+        cgroup_value(pid, "memory", "memory.limit_in_bytes", "memory.max"),
+        (64u64 << 20).to_string()
+    );
+    let (code, _, err) = run(&dir, d().args(["stop", "-t", "10", "d1"]));
+    assert_eq!(code, 0, "{err}");
+    let (_, status, _) = run(
+        &dir,
+        d().args(["inspect", "-f", "{{.State.ExitCode}}", "d1"]),
+    );
+    assert_eq!(status.trim(), "9");
+    let (code, _, err) = run(&dir, d().args(["rm", "d1"]));
+    assert_eq!(code, 0, "{err}");
+
+    // 3. -t
+    let line = format!(
+        "docker -H unix://{} run --runtime isolab --network none --rm -t isolab-test:1 \
+         sh -c 'test -t 0 && readlink /proc/self/fd/0; exit 6'",
+        daemon.socket.display()
+    );
+    if let Some((code, text)) = on_a_terminal(&dir, &line) {
+        assert_eq!(code, 6, "{text}");
+        assert!(text.contains("/dev/pts/0"), "{text}");
+    }
 }
