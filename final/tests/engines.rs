@@ -135,9 +135,10 @@ fn cgroup_value(pid: &str, controller: &str, v1_file: &str, v2_file: &str) -> St
 
 // ANCHOR: daemon
 /// An engine's daemon, run by the test in a mount namespace of its own
-/// with a fresh tmpfs on /run (and on /etc/docker): the paths engines
-/// hard-code there (containerd's shim sockets and FIFOs, dockerd's plugin
-/// directory and key) stay out of the host's, and vanish with it. Its
+/// with a fresh tmpfs on /run and /var/lib (and on /etc/docker and
+/// /etc/cni/net.d): the paths engines hard-code there (containerd's shim
+/// sockets and FIFOs, dockerd's plugin directory and key, podman's blob
+/// cache and CNI lock) stay out of the host's, and vanish with it. Its
 /// other directories are under the test's `dir`, given as flags. Ended
 /// by PID when dropped: SIGTERM, so it stops what it started, then
 /// SIGKILL.
@@ -149,7 +150,9 @@ struct Daemon {
 impl Daemon {
     fn start(dir: &TempDir, name: &str, socket: PathBuf, argv: &[String]) -> Daemon {
         let setup = "mount -t tmpfs -o mode=755 tmpfs /run && \
-                     { [ ! -d /etc/docker ] || mount -t tmpfs tmpfs /etc/docker; } && exec \"$@\"";
+                     mount -t tmpfs -o mode=755 tmpfs /var/lib && \
+                     for d in /etc/docker /etc/cni/net.d; do \
+                       [ ! -d $d ] || mount -t tmpfs tmpfs $d || exit 1; done && exec \"$@\"";
         let child = Command::new("unshare")
             .args(["-m", "--propagation", "private", "sh", "-c", setup, "sh"])
             .args(argv)
@@ -224,6 +227,14 @@ fn containerd(dir: &TempDir) -> Daemon {
     )
 }
 // ANCHOR_END: containerd
+
+/// No daemon, only the mount namespace: podman is a new process per
+/// command, each entering it, and its conmons live there.
+fn holder(dir: &TempDir) -> Daemon {
+    let ready = dir.0.join("holder.ready");
+    let script = format!("touch {} && exec sleep infinity", ready.display());
+    Daemon::start(dir, "holder", ready, &["sh".into(), "-c".into(), script])
+}
 
 /// `ctr` talking to `daemon`, in namespace `isolab-test`.
 fn ctr(daemon: &Daemon) -> Command {
@@ -353,12 +364,19 @@ fn containerd_runs_execs_signals_and_gives_a_terminal_through_its_shim() {
 }
 
 // ANCHOR: podman
-/// podman with every directory under `dir` and isolab as its runtime, run
-/// by `user` (None: root).
-fn podman(dir: &Path, runtime: &Path, user: Option<u32>) -> Command {
-    let mut c = match user {
-        None => Command::new("podman"),
-        Some(uid) => {
+/// Who runs podman: root, in the mount namespace of a [`holder`], or a
+/// normal user, whose podman keeps everything under HOME and
+/// XDG_RUNTIME_DIR.
+enum Who<'a> {
+    Root(&'a Daemon),
+    User(u32),
+}
+
+/// podman with every directory under `dir` and isolab as its runtime.
+fn podman(dir: &Path, runtime: &Path, who: &Who) -> Command {
+    let mut c = match who {
+        Who::Root(holder) => holder.client("podman"),
+        Who::User(uid) => {
             let mut c = Command::new("setpriv");
             c.args([
                 &format!("--reuid={uid}"),
@@ -434,7 +452,9 @@ fn podman_runs_execs_stops_and_limits_through_conmon() {
     let parent = CgroupParent(format!("isolab-test-podman-{}", std::process::id()));
     let cgroup_parent = format!("--cgroup-parent=/{}", parent.0);
     let runtime = PathBuf::from(BIN);
-    let p = || podman(&dir.0, &runtime, None);
+    let holder = holder(&dir);
+    let who = Who::Root(&holder);
+    let p = || podman(&dir.0, &runtime, &who);
     podman_import(&dir, &image, p);
 
     // 1. run --rm: output, exit status, and podman's own seccomp profile
@@ -500,9 +520,10 @@ fn podman_runs_execs_stops_and_limits_through_conmon() {
     // 3. -t: conmon's console socket.
     let mut line: Vec<String> = p()
         .get_args()
+        .skip(4) // nsenter's -t PID -m podman
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    line.insert(0, "podman".into());
+    line.insert(0, holder.client_line("podman"));
     line.extend(RUN.map(String::from));
     line.extend([
         cgroup_parent.clone(),
@@ -550,7 +571,7 @@ fn rootless_podman_runs_isolab_in_its_user_namespace() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let p = || podman(&dir.0, &runtime, Some(1000));
+    let p = || podman(&dir.0, &runtime, &Who::User(1000));
     // podman keeps a pause process in its user namespace: ended by PID.
     struct Pause(PathBuf);
     impl Drop for Pause {
