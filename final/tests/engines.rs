@@ -425,8 +425,9 @@ const RUN: [&str; 7] = [
 ];
 // ANCHOR_END: podman
 
-/// Import the default image into podman's store as `isolab-test:1`.
-fn podman_import(dir: &TempDir, image: &Path, podman: impl Fn() -> Command) {
+/// Import the default image, packed with tar, as `isolab-test:1` through
+/// `cli` (podman or docker: `import` takes the same).
+fn import_image(dir: &TempDir, image: &Path, cli: impl Fn() -> Command) {
     let tar = dir.0.join("image.tar");
     let ok = Command::new("tar")
         .arg("-C")
@@ -437,32 +438,31 @@ fn podman_import(dir: &TempDir, image: &Path, podman: impl Fn() -> Command) {
         .status()
         .unwrap();
     assert!(ok.success());
-    let (code, out, err) = run(dir, podman().arg("import").arg(&tar).arg("isolab-test:1"));
+    let (code, out, err) = run(dir, cli().arg("import").arg(&tar).arg("isolab-test:1"));
     assert_eq!(code, 0, "{out}{err}");
 }
 
-#[test]
-fn podman_runs_execs_stops_and_limits_through_conmon() {
-    require_root();
-    if !have("podman") {
-        return;
-    }
-    let dir = TempDir::new("podman");
-    let image = image(&dir);
-    let parent = CgroupParent(format!("isolab-test-podman-{}", std::process::id()));
-    let cgroup_parent = format!("--cgroup-parent=/{}", parent.0);
-    let runtime = PathBuf::from(BIN);
-    let holder = holder(&dir);
-    let who = Who::Root(&holder);
-    let p = || podman(&dir.0, &runtime, &who);
-    podman_import(&dir, &image, p);
+/// `cmd` as a shell line, for `script`.
+fn as_line(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
-    // 1. run --rm: output, exit status, and podman's own seccomp profile
-    //    loaded into the process (mode 2, filter).
-    let (code, stdout, err) = run(
-        &dir,
-        p().args(RUN)
-            .args([&cgroup_parent, "--rm", "isolab-test:1", "sh", "-c"])
+/// What a docker-compatible CLI (podman, docker) does with isolab as its
+/// runtime: `cli()` is the CLI with its global flags, `run` the `run`
+/// subcommand with the flags every container here gets. The image is
+/// `isolab-test:1`, imported already.
+fn docker_cli_works(dir: &TempDir, cli: &dyn Fn() -> Command, run: &[String]) {
+    // 1. run --rm: output, exit status, and the engine's own seccomp
+    //    profile loaded into the process (mode 2, filter).
+    let (code, stdout, err) = self::run(
+        dir,
+        cli()
+            .args(run)
+            .args(["--rm", "isolab-test:1", "sh", "-c"])
             .arg("echo pid=$$; grep ^Seccomp: /proc/self/status; exit 5"),
     );
     assert_eq!(
@@ -472,11 +472,11 @@ fn podman_runs_execs_stops_and_limits_through_conmon() {
     );
 
     // 2. run -d with limits, exec, stop (SIGTERM reaches the trap), rm.
-    let (code, _, err) = run(
-        &dir,
-        p().args(RUN)
+    let (code, _, err) = self::run(
+        dir,
+        cli()
+            .args(run)
             .args([
-                &cgroup_parent,
                 "-d",
                 "--name",
                 "d1",
@@ -489,62 +489,61 @@ fn podman_runs_execs_stops_and_limits_through_conmon() {
             .arg("trap 'exit 9' TERM; while :; do sleep 0.1; done"),
     );
     assert_eq!(code, 0, "{err}");
-    let (code, stdout, err) = run(
-        &dir,
-        p().args([
-            "exec",
-            "d1",
-            "sh",
-            "-c",
-            "echo exec in $(cat /proc/1/comm); exit 4",
-        ]),
-    );
+    let exec = [
+        "exec",
+        "d1",
+        "sh",
+        "-c",
+        "echo exec in $(cat /proc/1/comm); exit 4",
+    ];
+    let (code, stdout, err) = self::run(dir, cli().args(exec));
     assert_eq!((code, stdout.as_str()), (4, "exec in sh\n"), "{err}");
-    let (_, pid, _) = run(&dir, p().args(["inspect", "-f", "{{.State.Pid}}", "d1"]));
+    let (_, pid, _) = self::run(dir, cli().args(["inspect", "-f", "{{.State.Pid}}", "d1"]));
     let pid = pid.trim();
     assert_eq!(cgroup_value(pid, "pids", "pids.max", "pids.max"), "33");
     assert_eq!(
         cgroup_value(pid, "memory", "memory.limit_in_bytes", "memory.max"),
         (64u64 << 20).to_string()
     );
-    let (code, _, err) = run(&dir, p().args(["stop", "-t", "10", "d1"]));
+    let (code, _, err) = self::run(dir, cli().args(["stop", "-t", "10", "d1"]));
     assert_eq!(code, 0, "{err}");
-    let (_, status, _) = run(
-        &dir,
-        p().args(["inspect", "-f", "{{.State.ExitCode}}", "d1"]),
-    );
+    let exit_code = ["inspect", "-f", "{{.State.ExitCode}}", "d1"];
+    let (_, status, _) = self::run(dir, cli().args(exit_code));
     assert_eq!(status.trim(), "9");
-    let (code, _, err) = run(&dir, p().args(["rm", "d1"]));
+    let (code, _, err) = self::run(dir, cli().args(["rm", "d1"]));
     assert_eq!(code, 0, "{err}");
 
-    // 3. -t: conmon's console socket.
-    let mut line: Vec<String> = p()
-        .get_args()
-        .skip(4) // nsenter's -t PID -m podman
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    line.insert(0, holder.client_line("podman"));
-    line.extend(RUN.map(String::from));
-    line.extend([
-        cgroup_parent.clone(),
-        "--rm".into(),
-        "-t".into(),
-        "isolab-test:1".into(),
-    ]);
-    line.extend(
-        [
-            "sh",
-            "-c",
-            "'test -t 0 && readlink /proc/self/fd/0; exit 6'",
-        ]
-        .map(String::from),
+    // 3. -t: the engine's console socket, a terminal inside.
+    let line = format!(
+        "{} {} --rm -t isolab-test:1 sh -c 'test -t 0 && readlink /proc/self/fd/0; exit 6'",
+        as_line(&cli()),
+        run.join(" ")
     );
-    if let Some((code, text)) = on_a_terminal(&dir, &line.join(" ")) {
+    if let Some((code, text)) = on_a_terminal(dir, &line) {
         assert_eq!(code, 6, "{text}");
         assert!(text.contains("/dev/pts/0"), "{text}");
     }
-    let (_, left, _) = run(&dir, p().args(["ps", "-aq"]));
+    let (_, left, _) = self::run(dir, cli().args(["ps", "-aq"]));
     assert_eq!(left, "");
+}
+
+#[test]
+fn podman_runs_execs_stops_and_limits_through_conmon() {
+    require_root();
+    if !have("podman") {
+        return;
+    }
+    let dir = TempDir::new("podman");
+    let image = image(&dir);
+    let parent = CgroupParent(format!("isolab-test-podman-{}", std::process::id()));
+    let runtime = PathBuf::from(BIN);
+    let holder = holder(&dir);
+    let who = Who::Root(&holder);
+    let p = || podman(&dir.0, &runtime, &who);
+    import_image(&dir, &image, p);
+    let mut run: Vec<String> = RUN.map(String::from).to_vec();
+    run.push(format!("--cgroup-parent=/{}", parent.0));
+    docker_cli_works(&dir, &p, &run);
 }
 
 #[test]
@@ -586,7 +585,7 @@ fn rootless_podman_runs_isolab_in_its_user_namespace() {
         }
     }
     let _pause = Pause(dir.0.join("tmp/pause.pid"));
-    podman_import(&dir, &image, p);
+    import_image(&dir, &image, p);
     let (code, stdout, err) = run(
         &dir,
         p().args(RUN)
@@ -655,86 +654,7 @@ fn docker_runs_execs_stops_and_limits_with_runtime_isolab() {
             .arg(format!("unix://{}", daemon.socket.display()));
         c
     };
-    let tar = dir.0.join("image.tar");
-    let ok = Command::new("tar")
-        .arg("-C")
-        .arg(&image)
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let (code, out, err) = run(&dir, d().arg("import").arg(&tar).arg("isolab-test:1"));
-    assert_eq!(code, 0, "{out}{err}");
-    let run_flags = ["run", "--runtime", "isolab", "--network", "none"];
-
-    // 1. run --rm: output, exit status, docker's seccomp profile in force.
-    let (code, stdout, err) = run(
-        &dir,
-        d().args(run_flags)
-            .args(["--rm", "isolab-test:1", "sh", "-c"])
-            .arg("echo pid=$$; grep ^Seccomp: /proc/self/status; exit 5"),
-    );
-    assert_eq!(
-        (code, stdout.as_str()),
-        (5, "pid=1\nSeccomp:\t2\n"),
-        "{err}"
-    );
-
-    // 2. run -d with limits, exec, stop, rm.
-    let (code, _, err) = run(
-        &dir,
-        d().args(run_flags)
-            .args([
-                "-d",
-                "--name",
-                "d1",
-                "--memory",
-                "64m",
-                "--pids-limit",
-                "33",
-            ])
-            .args(["isolab-test:1", "sh", "-c"])
-            .arg("trap 'exit 9' TERM; while :; do sleep 0.1; done"),
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, stdout, err) = run(
-        &dir,
-        d().args([
-            "exec",
-            "d1",
-            "sh",
-            "-c",
-            "echo exec in $(cat /proc/1/comm); exit 4",
-        ]),
-    );
-    assert_eq!((code, stdout.as_str()), (4, "exec in sh\n"), "{err}");
-    let (_, pid, _) = run(&dir, d().args(["inspect", "-f", "{{.State.Pid}}", "d1"]));
-    let pid = pid.trim();
-    assert_eq!(cgroup_value(pid, "pids", "pids.max", "pids.max"), "33");
-    assert_eq!(
-        cgroup_value(pid, "memory", "memory.limit_in_bytes", "memory.max"),
-        (64u64 << 20).to_string()
-    );
-    let (code, _, err) = run(&dir, d().args(["stop", "-t", "10", "d1"]));
-    assert_eq!(code, 0, "{err}");
-    let (_, status, _) = run(
-        &dir,
-        d().args(["inspect", "-f", "{{.State.ExitCode}}", "d1"]),
-    );
-    assert_eq!(status.trim(), "9");
-    let (code, _, err) = run(&dir, d().args(["rm", "d1"]));
-    assert_eq!(code, 0, "{err}");
-
-    // 3. -t
-    let line = format!(
-        "docker -H unix://{} run --runtime isolab --network none --rm -t isolab-test:1 \
-         sh -c 'test -t 0 && readlink /proc/self/fd/0; exit 6'",
-        daemon.socket.display()
-    );
-    if let Some((code, text)) = on_a_terminal(&dir, &line) {
-        assert_eq!(code, 6, "{text}");
-        assert!(text.contains("/dev/pts/0"), "{text}");
-    }
+    import_image(&dir, &image, d);
+    let run = ["run", "--runtime", "isolab", "--network", "none"].map(String::from);
+    docker_cli_works(&dir, &d, &run);
 }
