@@ -27,6 +27,14 @@ pub fn parse(v: Option<&Value>, at: &str) -> Result<Resources> {
     let Some(v) = v else {
         return Ok(Resources::default());
     };
+    // How a field is named in an error: config.json's path, or `update
+    // --resources`' own.
+    let bad = |field: &str, why: &str| {
+        Error::Request(match at {
+            "resources" => format!("--resources: {field}: {why}"),
+            _ => format!("config.json: {at}.{field}: {why}"),
+        })
+    };
     let get = |path: &str| path.split('.').try_fold(v, |v, k| v.get(k));
     let devices = match get("devices").and_then(Value::as_array) {
         None => None,
@@ -43,11 +51,11 @@ pub fn parse(v: Option<&Value>, at: &str) -> Result<Resources> {
         .into_iter()
         .flatten()
     {
-        let bad = |why: &str| Error::Request(format!("config.json: {at}.unified.{key}: {why}"));
+        let field = format!("unified.{key}");
         let value = value
             .as_str()
-            .ok_or_else(|| bad("the value must be a string"))?;
-        check_unified_key(key).map_err(|why| bad(&why))?;
+            .ok_or_else(|| bad(&field, "the value must be a string"))?;
+        check_unified_key(key).map_err(|why| bad(&field, &why))?;
         unified.insert(key.clone(), value.to_string());
     }
     // Fields engines always send, whose zero (or false) value means "as
@@ -58,23 +66,26 @@ pub fn parse(v: Option<&Value>, at: &str) -> Result<Resources> {
         .and_then(Value::as_u64)
         .is_some_and(|w| w != 0)
     {
-        return Err(Error::Request(format!(
-            "config.json: {at}.blockIO.weight: an I/O weight is not supported by isolab yet"
-        )));
+        return Err(bad(
+            "blockIO.weight",
+            "an I/O weight is not supported by isolab yet",
+        ));
     }
     if get("memory.disableOOMKiller").and_then(Value::as_bool) == Some(true) {
-        return Err(Error::Request(format!(
-            "config.json: {at}.memory.disableOOMKiller: true is not supported by isolab yet"
-        )));
+        return Err(bad(
+            "memory.disableOOMKiller",
+            "true is not supported by isolab yet",
+        ));
     }
+    let memory = get("memory.limit").and_then(Value::as_u64);
+    let memory_swap = match get("memory.swap") {
+        None => None,
+        Some(v) => Some(memory_swap(v, memory).map_err(|why| bad("memory.swap", why))?),
+    };
     Ok(Resources {
         limits: Limits {
-            memory: get("memory.limit").and_then(Value::as_u64),
-            // memory plus swap; -1 is unlimited (podman's --memory-swap -1)
-            memory_swap: get("memory.swap").and_then(|v| match v.as_i64() {
-                Some(-1) => Some(u64::MAX),
-                _ => v.as_u64(),
-            }),
+            memory,
+            memory_swap,
             pids: get("pids.limit").and_then(Value::as_u64),
             cpu_quota_us: cpu_quota(v),
             cpu_shares: get("cpu.shares")
@@ -109,6 +120,20 @@ fn check_unified_key(key: &str) -> std::result::Result<(), String> {
         return Err("the runtime drives this file itself".into());
     }
     Ok(())
+}
+
+/// `memory.swap`: memory plus swap, so at least `memory.limit`, which it
+/// needs; -1 is unlimited (podman's `--memory-swap -1`).
+fn memory_swap(v: &Value, memory: Option<u64>) -> std::result::Result<u64, &'static str> {
+    let Some(memory) = memory else {
+        return Err("needs memory.limit (it is memory plus swap)");
+    };
+    match (v.as_i64(), v.as_u64()) {
+        (Some(-1), _) => Ok(u64::MAX),
+        (_, Some(total)) if total >= memory => Ok(total),
+        (_, Some(_)) => Err("is memory plus swap: at least memory.limit"),
+        _ => Err("-1 (unlimited) or a number of bytes"),
+    }
 }
 
 /// cpu.quota per cpu.period, scaled to step 5's 100 ms period.
@@ -244,7 +269,29 @@ mod tests {
         let zero = json!({"cpu": {"shares": 0}, "blockIO": {"weight": 0},
                           "memory": {"disableOOMKiller": false}});
         assert_eq!(parse(Some(&zero), "r").unwrap().limits, Limits::default());
+        let swap = json!({"memory": {"limit": 1000, "swap": 3000}});
+        assert_eq!(
+            parse(Some(&swap), "r").unwrap().limits.memory_swap,
+            Some(3000)
+        );
+        let unlimited = json!({"memory": {"limit": 1000, "swap": -1}});
+        assert_eq!(
+            parse(Some(&unlimited), "r").unwrap().limits.memory_swap,
+            Some(u64::MAX)
+        );
         for (v, path) in [
+            (
+                json!({"memory": {"swap": 3000}}),
+                "r.memory.swap: needs memory.limit",
+            ),
+            (
+                json!({"memory": {"limit": 1000, "swap": 999}}),
+                "r.memory.swap: is memory",
+            ),
+            (
+                json!({"memory": {"limit": 1000, "swap": -2}}),
+                "r.memory.swap: -1",
+            ),
             (json!({"blockIO": {"weight": 500}}), "r.blockIO.weight"),
             (
                 json!({"memory": {"disableOOMKiller": true}}),

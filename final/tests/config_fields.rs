@@ -381,7 +381,7 @@ fn update_changes_a_running_containers_limits() {
     assert_eq!(code, 1);
     assert_eq!(
         err,
-        "isolab: --resources: blockIO: not supported by isolab yet\n"
+        "isolab: --resources: blockIO.weight: an I/O weight is not supported by isolab yet\n"
     );
     let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "upd"]);
     assert_eq!(code, 0, "{err}");

@@ -43,17 +43,31 @@ fn need<'a>(dir: &'a Option<PathBuf>, controller: &str) -> Result<&'a Path> {
 pub fn apply(dirs: &Dirs, limits: &Limits) -> Result<()> {
     if let Some(bytes) = limits.memory {
         let dir = need(&dirs.memory, "memory")?;
+        // memory+swap: equal to the memory limit means no swap, so the
+        // limit is real. Only a kernel with swap accounting has the file.
+        let memsw =
+            dir.join("memory.memsw.limit_in_bytes")
+                .exists()
+                .then(|| match limits.memory_swap {
+                    Some(u64::MAX) => "-1".to_string(),
+                    Some(total) => total.to_string(),
+                    None => bytes.to_string(),
+                });
+        // The kernel keeps memory+swap at or above memory at every write:
+        // memory first, unless the new memory+swap is at or above the
+        // memory limit now (raising both, as `update` may).
+        let now = std::fs::read_to_string(dir.join("memory.limit_in_bytes"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok());
+        let memsw_first = memsw
+            .as_deref()
+            .is_some_and(|m| m == "-1" || m.parse::<u64>().ok() >= now);
+        if memsw_first && let Some(m) = &memsw {
+            write(dir, "memory.memsw.limit_in_bytes", m)?;
+        }
         write(dir, "memory.limit_in_bytes", &bytes.to_string())?;
-        // memory+swap, set after memory (it may never be below it): equal
-        // to the memory limit means no swap, so the limit is real. Only a
-        // kernel with swap accounting has the file.
-        if dir.join("memory.memsw.limit_in_bytes").exists() {
-            let memsw = match limits.memory_swap {
-                Some(u64::MAX) => "-1".to_string(),
-                Some(total) => total.max(bytes).to_string(),
-                None => bytes.to_string(),
-            };
-            write(dir, "memory.memsw.limit_in_bytes", &memsw)?;
+        if !memsw_first && let Some(m) = &memsw {
+            write(dir, "memory.memsw.limit_in_bytes", m)?;
         }
     }
     if let Some(n) = limits.pids {
