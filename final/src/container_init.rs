@@ -412,8 +412,12 @@ pub fn enter_cwd(cwd: &str) -> Result<()> {
     nix::unistd::chdir(cwd).map_err(|e| Error::syscall(format!("chdir({cwd:?})"), e))?;
     match nix::unistd::getcwd() {
         Ok(dir) if dir.is_absolute() => Ok(()),
-        _ => Err(Error::Request(format!(
-            "process.cwd {cwd:?} leads outside the container's root: refused"
+        Ok(dir) => Err(Error::Request(format!(
+            "process.cwd {cwd:?} leads outside the container's root ({}): refused",
+            dir.display()
+        ))),
+        Err(e) => Err(Error::Request(format!(
+            "process.cwd {cwd:?} leads outside the container's root (getcwd: {e}): refused"
         ))),
     }
 }

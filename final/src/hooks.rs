@@ -103,13 +103,7 @@ fn run(kind: &str, hook: &Hook, state: &str) -> Result<()> {
     // SAFETY: close_range(2) in the child before exec only changes flags
     // of the child's fds; it is async-signal-safe.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            let flags = libc::CLOSE_RANGE_CLOEXEC;
-            match libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, flags) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            }
-        });
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, crate::exec::cloexec_above_stderr);
     }
     let mut child = cmd
         .stdin(Stdio::piped())

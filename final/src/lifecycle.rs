@@ -93,8 +93,8 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
     // A normal user can't make the other namespaces without a user
     // namespace of its own; root inside one (rootless podman runs its
     // runtime so) can, and its engine gave no user namespace on purpose.
-    let euid_root = nix::unistd::geteuid().is_root();
-    if opts.rootless && !euid_root && !config.namespaces.iter().any(|n| n == "user") {
+    let root_in_userns = nix::unistd::geteuid().is_root() && !crate::pseudofs::real_root();
+    if opts.rootless && !root_in_userns && !config.namespaces.iter().any(|n| n == "user") {
         return Err(Error::Request(
             "rootless: config.json needs a new user namespace (isolab spec --rootless writes one)"
                 .into(),
@@ -606,7 +606,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         // A `create` killed before its first write left only the directory;
         // and a shim's cleanup deletes with --force what its own `delete`
         // already removed: gone is what --force asks for (runc's meaning).
-        Err(_) if force && !dir.join(oci_state::STATE_FILE).exists() => {
+        Err(_)
+            if force
+                && dir
+                    .join(oci_state::STATE_FILE)
+                    .try_exists()
+                    .is_ok_and(|there| !there) =>
+        {
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
         }

@@ -39,29 +39,25 @@ pub fn ensure() -> Result<()> {
     }
     let memfd = copy_sealed(&exe)?;
     let argv = to_c(std::env::args_os())?;
-    let envp = to_c(std::env::vars_os().map(|(k, v)| {
-        let mut kv = k;
-        kv.push("=");
-        kv.push(v);
-        kv
-    }))?;
-    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-        v.iter()
-            .map(|c| c.as_ptr())
-            .chain([std::ptr::null()])
-            .collect()
-    };
-    let (argv_p, envp_p) = (ptrs(&argv), ptrs(&envp));
+    let argv_p: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|c| c.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    unsafe extern "C" {
+        static environ: *const *const libc::c_char;
+    }
     explain::syscall("execveat(memfd:isolab, \"\", AT_EMPTY_PATH)", 0);
-    // SAFETY: NUL-terminated arrays of pointers into `argv` and `envp`,
-    // which outlive the call; on success it does not return.
+    // SAFETY: a NUL-terminated array of pointers into `argv`, which
+    // outlives the call, and the environment exactly as it is (single
+    // threaded: nothing changes it meanwhile); on success no return.
     unsafe {
         libc::syscall(
             libc::SYS_execveat,
             memfd.as_raw_fd(),
             c"".as_ptr(),
             argv_p.as_ptr(),
-            envp_p.as_ptr(),
+            environ,
             libc::AT_EMPTY_PATH,
         )
     };
@@ -75,9 +71,16 @@ pub fn ensure() -> Result<()> {
 /// The binary's bytes in a new memfd, sealed. Close-on-exec: the kernel
 /// holds the file it executes without the fd.
 fn copy_sealed(exe: &std::fs::File) -> Result<OwnedFd> {
+    // MFD_EXEC: where vm.memfd_noexec asks for non-executable memfds by
+    // default, say this one is for exec; kernels before 6.3 don't know
+    // the flag (EINVAL) and make every memfd executable.
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: memfd_create(2) with a static name; the fd is ours.
-    let fd = unsafe { libc::memfd_create(c"isolab".as_ptr(), flags) };
+    let mut fd = unsafe { libc::memfd_create(c"isolab".as_ptr(), flags | libc::MFD_EXEC) };
+    if fd < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINVAL {
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(c"isolab".as_ptr(), flags) };
+    }
     if fd < 0 {
         return Err(Error::syscall(
             "memfd_create(\"isolab\", MFD_CLOEXEC|MFD_ALLOW_SEALING)",
@@ -101,11 +104,16 @@ fn copy_sealed(exe: &std::fs::File) -> Result<OwnedFd> {
                 len - done,
             )
         };
-        if n <= 0 {
+        if n < 0 {
             return Err(Error::syscall(
                 "sendfile(memfd, /proc/self/exe)",
                 nix::errno::Errno::last(),
             ));
+        }
+        if n == 0 {
+            return Err(Error::Request(format!(
+                "/proc/self/exe ended after {done} of {len} bytes: was the binary replaced while it ran?"
+            )));
         }
         done += n as usize;
     }

@@ -119,6 +119,16 @@ fn prepare_inheritance() -> Result<()> {
     // leaked host fd (a directory, a socket) is a way out of the container
     // (runc's CVE-2024-21626). The sync socket is closed by this too, which
     // is what tells the runtime that exec succeeded.
+    cloexec_above_stderr()
+        .map_err(|_| Error::syscall("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)", Errno::last()))?;
+    explain::syscall("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)", 0);
+    Ok(())
+}
+
+/// close_range(3, ~0U, CLOSE_RANGE_CLOEXEC): every fd above stderr closes
+/// at the next execve(2). One system call, async-signal-safe, so it also
+/// serves between fork and exec (the runtime's hooks).
+pub fn cloexec_above_stderr() -> std::io::Result<()> {
     // SAFETY: close_range only changes fd flags of this process.
     let rc = unsafe {
         libc::syscall(
@@ -128,14 +138,10 @@ fn prepare_inheritance() -> Result<()> {
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
-    if rc != 0 {
-        return Err(Error::syscall(
-            "close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)",
-            Errno::last(),
-        ));
+    match rc {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
     }
-    explain::syscall("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)", 0);
-    Ok(())
 }
 // ANCHOR_END: inheritance
 

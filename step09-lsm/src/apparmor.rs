@@ -168,12 +168,16 @@ pub fn exec_into(profile: &str) -> Result<()> {
     let request = format!("exec {profile}");
     // through a checked /proc, crossing no mount (see proc_handle.rs)
     let proc = crate::proc_handle::ProcHandle::open()?;
-    let missing = |f: &&str| matches!(proc.open_write(f), Err(nix::errno::Errno::ENOENT));
-    if let Some(file) = ["thread-self/attr/apparmor/exec", "thread-self/attr/exec"]
-        .iter()
-        .find(|f| !missing(f))
-    {
-        return proc.write(file, &request);
+    for file in ["thread-self/attr/apparmor/exec", "thread-self/attr/exec"] {
+        let mut f = match proc.open_write(file) {
+            Ok(f) => f,
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(_) => return proc.write(file, &request), // its error says why
+        };
+        explain::syscall(&format!("write(/proc/{file}, {request:?})"), 0);
+        return f
+            .write_all(request.as_bytes())
+            .map_err(|e| Error::io(format!("asking AppArmor for {profile} (/proc/{file})"), e));
     }
     Err(Error::Request(
         "apparmor: this kernel's /proc has no attr/exec for the profile".into(),
