@@ -14,9 +14,14 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_isolab");
 /// `isolab ARGS`, with stdout and stderr to files: a created container
 /// keeps the stdio it was given, and a pipe would stay open as long as it.
 pub fn isolab(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
+    isolab_at(Path::new(BIN), dir, args)
+}
+
+/// [`isolab`] with another copy of the binary (one a test may attack).
+pub fn isolab_at(bin: &Path, dir: &TempDir, args: &[&str]) -> (i32, String, String) {
     let out = dir.0.join(".stdout");
     let err = dir.0.join(".stderr");
-    let status = Command::new(BIN)
+    let status = Command::new(bin)
         .args(args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
