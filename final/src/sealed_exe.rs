@@ -14,7 +14,7 @@
 //! so the seals stay), and re-exec from it. /proc/PID/exe then names a
 //! file no one can write. runc and crun do the same (runc's
 //! `libcontainer/exeseal`, crun's `cloned_binary.c`); the copy costs one
-//! read of the binary from the page cache per command.
+//! read of the binary's loaded part from the page cache per command.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -89,10 +89,19 @@ fn copy_sealed(exe: &std::fs::File) -> Result<OwnedFd> {
     }
     // SAFETY: a fresh fd no one else owns.
     let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let len = exe
+    let size = exe
         .metadata()
         .map_err(|e| Error::io("stat /proc/self/exe", e))?
-        .len() as usize;
+        .len();
+    // Only what running it needs: a debug build is 85% debug information,
+    // which nothing reads from the copy (a backtrace can't find the file
+    // behind /proc/self/exe either way).
+    let mut head = vec![0; 65536];
+    let n = std::os::unix::fs::FileExt::read_at(exe, &mut head, 0)
+        .map_err(|e| Error::io("reading /proc/self/exe", e))?;
+    let len = crate::elf::loaded_extent(&head[..n])
+        .filter(|&end| end <= size)
+        .unwrap_or(size) as usize;
     let mut done = 0;
     while done < len {
         // SAFETY: sendfile(2) between two fds we own, from the current offset.

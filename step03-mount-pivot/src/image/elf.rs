@@ -96,6 +96,27 @@ pub fn parse(b: &[u8]) -> Option<Dynamic> {
     Some(dynamic)
 }
 
+/// How many bytes from the start of the file the kernel and the loader
+/// read to run it: the end of the furthest segment any program header
+/// names. Debug information and the section headers come after it and
+/// are not needed to run (the runtime's sealed copy of itself stops
+/// there). `None` if `head`, the start of the file, doesn't hold a 64-bit
+/// little-endian ELF header and its program headers.
+pub fn loaded_extent(head: &[u8]) -> Option<u64> {
+    if head.get(0..4)? != b"\x7fELF" || *head.get(4)? != 2 || *head.get(5)? != 1 {
+        return None;
+    }
+    let phoff = u64_at(head, 0x20)? as usize;
+    let phentsize = u16_at(head, 0x36)? as usize;
+    let phnum = u16_at(head, 0x38)? as usize;
+    let mut end = (phoff + phnum * phentsize) as u64;
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        end = end.max(u64_at(head, ph + 8)? + u64_at(head, ph + 32)?);
+    }
+    Some(end)
+}
+
 /// Where the loader looks for libraries (no RPATH/RUNPATH: system
 /// programs don't use them), in its order, plus /etc/ld.so.conf.d entries.
 pub fn library_dirs() -> Vec<PathBuf> {
@@ -198,6 +219,19 @@ mod tests {
                 "{files:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_loaded_extent_is_within_the_file_and_past_the_headers() {
+        let exe = std::fs::read("/proc/self/exe").unwrap();
+        let end = loaded_extent(&exe[..exe.len().min(65536)]).unwrap();
+        assert!(
+            end > 64 && end <= exe.len() as u64,
+            "{end} of {}",
+            exe.len()
+        );
+        assert_eq!(loaded_extent(b"#!/bin/sh\n"), None);
+        assert_eq!(loaded_extent(&exe[..32]), None); // program headers cut off
     }
 
     #[test]
