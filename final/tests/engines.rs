@@ -171,9 +171,10 @@ fn cgroup_value(pid: &str, controller: &str, v1_file: &str, v2_file: &str) -> St
 
 // ANCHOR: daemon
 /// An engine's daemon, run by the test in a mount namespace of its own
-/// with a fresh tmpfs on /run and /var/lib (and on /etc/docker and
-/// /etc/cni/net.d): the paths engines hard-code there (containerd's shim
-/// sockets and FIFOs, dockerd's plugin directory and key, podman's blob
+/// with a fresh tmpfs on /run and /var/lib (and on /etc/docker,
+/// /etc/cni/net.d and /opt): the paths engines hard-code there
+/// (containerd's shim sockets and FIFOs and, in dockerd's own containerd,
+/// /opt/containerd; dockerd's plugin directory and key; podman's blob
 /// cache and CNI lock) stay out of the host's, and vanish with it. Its
 /// other directories are under the test's `dir`, given as flags. Ended
 /// by PID when dropped: SIGTERM, so it stops what it started, then
@@ -195,7 +196,7 @@ impl Daemon {
         let setup = "{ [ -z \"$ISOLAB_TEST_PROCS\" ] || echo $$ > \"$ISOLAB_TEST_PROCS\"; } && unset ISOLAB_TEST_PROCS && \
                      mount -t tmpfs -o mode=755 tmpfs /run && \
                      mount -t tmpfs -o mode=755 tmpfs /var/lib && \
-                     for d in /etc/docker /etc/cni/net.d; do \
+                     for d in /etc/docker /etc/cni/net.d /opt; do \
                        [ ! -d $d ] || mount -t tmpfs tmpfs $d || exit 1; done && exec \"$@\"";
         let child = Command::new("unshare")
             .args(["-m", "--propagation", "private", "sh", "-c", setup, "sh"])
