@@ -16,7 +16,6 @@ pub mod image_args;
 pub mod masked;
 pub mod mount;
 pub mod pivot;
-pub mod proc_handle;
 pub mod pseudofs;
 pub mod resolve;
 

@@ -186,8 +186,8 @@ impl Root {
 }
 
 /// openat2(2) of `path` relative to `dirfd`, with `resolve`'s RESOLVE_*
-/// restrictions (also [`crate::proc_handle`]'s).
-pub(crate) fn openat2(
+/// restrictions (also step 9's `proc_handle`).
+pub fn openat2(
     dirfd: std::os::fd::RawFd,
     path: &std::ffi::CStr,
     flags: libc::c_int,
