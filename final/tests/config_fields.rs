@@ -236,12 +236,7 @@ fn device_rules_stop_a_node_made_with_cap_mknod() {
          if true < /dev/hostlog 2>/dev/null; then echo read-ok; else echo read-refused; fi; \
          echo x > /dev/null && echo null-ok; stat -c '%t:%T %a %u' /dev/extra";
     let with_mknod = |spec: &mut serde_json::Value| {
-        for set in ["bounding", "effective", "permitted"] {
-            spec["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .extend([json!("CAP_MKNOD"), json!("CAP_SYSLOG")]);
-        }
+        add_caps(spec, &["CAP_MKNOD", "CAP_SYSLOG"]);
         spec["linux"]["devices"] = json!([{"path": "/dev/extra", "type": "c", "major": 1,
             "minor": 7, "fileMode": 0o640, "uid": 7, "gid": 0}]);
     };

@@ -63,13 +63,6 @@ fn on_a_terminal(dir: &TempDir, line: &str) -> Option<(i32, String)> {
     Some((code, out + &err))
 }
 
-/// The default image, built once in `dir`.
-fn image(dir: &TempDir) -> PathBuf {
-    let (code, out, err) = common::isolab(dir, &["rootfs", "build", "--state-dir", dir.arg()]);
-    assert_eq!(code, 0, "{err}");
-    PathBuf::from(out.trim())
-}
-
 /// Removes, when dropped, the cgroup directories named `name` at the top
 /// of every hierarchy, their children first: the parent the test gave the
 /// engine, and what the engine and isolab made below it.
@@ -305,7 +298,7 @@ fn containerd_runs_execs_signals_and_gives_a_terminal_through_its_shim() {
         return;
     }
     let dir = TempDir::new("engine-containerd");
-    let image = image(&dir);
+    let image = common::default_image(&dir);
     let out = dir.0.join("out");
     std::fs::create_dir_all(&out).unwrap();
     let parent = CgroupParent(format!("isolab-test-ctr-{}", std::process::id()));
@@ -602,7 +595,7 @@ fn podman_runs_execs_stops_and_limits_through_conmon() {
         return;
     }
     let dir = TempDir::new("podman");
-    let image = image(&dir);
+    let image = common::default_image(&dir);
     let parent = CgroupParent(format!("isolab-test-podman-{}", std::process::id()));
     let runtime = PathBuf::from(BIN);
     let holder = holder(&dir, &parent);
@@ -621,7 +614,7 @@ fn rootless_podman_runs_isolab_in_its_user_namespace() {
         return;
     }
     let dir = TempDir::new("podr");
-    let image = image(&dir);
+    let image = common::default_image(&dir);
     // The user's copy of the binary, where uid 1000 can reach it.
     let runtime = dir.0.join("isolab");
     std::fs::copy(BIN, &runtime).unwrap();
@@ -718,7 +711,7 @@ fn docker_runs_execs_stops_and_limits_with_runtime_isolab() {
         return;
     }
     let dir = TempDir::new("docker");
-    let image = image(&dir);
+    let image = common::default_image(&dir);
     let parent = CgroupParent(format!("isolab-test-docker-{}", std::process::id()));
     let daemon = dockerd(&dir, &parent);
     let d = || {

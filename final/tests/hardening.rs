@@ -57,12 +57,7 @@ fn the_runtime_binary_cannot_be_overwritten_through_proc_pid_exe() {
         } 3< /proc/$t/exe || echo \"open-refused ($t)\" > /out/opened; \
         sleep 60";
     let a = bundle_named(&dir, "a", attack, |spec| {
-        for set in ["bounding", "effective", "permitted"] {
-            spec["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYS_PTRACE"));
-        }
+        add_caps(spec, &["CAP_SYS_PTRACE"]);
     });
     let _a = DeleteOnDrop { root, id: "a" };
     let (code, err) = isolab_as(
@@ -316,9 +311,7 @@ fn no_host_directory_reaches_the_container_through_fds_or_cwd() {
 fn symlinks_in_the_image_and_a_false_dev_null_redirect_no_mount() {
     require_root();
     let dir = TempDir::new("cve-symlinks");
-    let (code, image, err) = isolab(&dir, &["rootfs", "build", "--state-dir", dir.arg()]);
-    assert_eq!(code, 0, "{err}");
-    let image = PathBuf::from(image.trim());
+    let image = default_image(&dir);
     // The host paths the image's symlinks aim at.
     let target = dir.0.join("host-target");
     std::fs::create_dir_all(&target).unwrap();
@@ -533,12 +526,7 @@ fn a_container_gets_a_session_keyring_of_its_own() {
     let root = dir.0.join("root");
     let root = root.to_str().unwrap();
     let b = bundle(&dir, step01_clone::testing::LIST_KEYS, |spec| {
-        for set in ["bounding", "effective", "permitted"] {
-            spec["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYS_ADMIN"));
-        }
+        add_caps(spec, &["CAP_SYS_ADMIN"]);
     });
     let count = |extra: &[&str], id: &str| {
         let mut cmd = Command::new(BIN);

@@ -39,14 +39,13 @@ pub fn isolab_at(bin: &Path, dir: &TempDir, args: &[&str]) -> (i32, String, Stri
 /// the default image (built once per test dir) as a read-only root, and
 /// `dir/out` bound at /out for the container to write to.
 pub fn bundle(dir: &TempDir, script: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
-    let (code, image, err) = isolab(dir, &["rootfs", "build", "--state-dir", dir.arg()]);
-    assert_eq!(code, 0, "{err}");
+    let image = default_image(dir);
     let bundle = dir.0.join("bundle");
     let out = dir.0.join("out");
     std::fs::create_dir_all(&bundle).unwrap();
     std::fs::create_dir_all(&out).unwrap();
     let mut spec = isolab::default_spec::default_spec(None);
-    spec["root"]["path"] = json!(image.trim());
+    spec["root"]["path"] = json!(image);
     spec["process"]["args"] = json!(["sh", "-c", script]);
     spec["mounts"].as_array_mut().unwrap().push(
         json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]}),
@@ -54,6 +53,22 @@ pub fn bundle(dir: &TempDir, script: &str, edit: impl FnOnce(&mut Value)) -> Pat
     edit(&mut spec);
     std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
     bundle
+}
+
+/// The default image, built once in `dir` (`isolab rootfs build`).
+pub fn default_image(dir: &TempDir) -> PathBuf {
+    let (code, image, err) = isolab(dir, &["rootfs", "build", "--state-dir", dir.arg()]);
+    assert_eq!(code, 0, "{err}");
+    PathBuf::from(image.trim())
+}
+
+/// Add `caps` to the bounding, effective and permitted sets of `spec`'s
+/// process (what a test's attacker or a device test is given).
+pub fn add_caps(spec: &mut Value, caps: &[&str]) {
+    for set in ["bounding", "effective", "permitted"] {
+        let list = spec["process"]["capabilities"][set].as_array_mut().unwrap();
+        list.extend(caps.iter().map(|c| json!(c)));
+    }
 }
 
 pub fn state(dir: &TempDir, root: &str, id: &str) -> Value {
