@@ -1082,6 +1082,7 @@ fn a_foreground_exec_passes_signals_on_to_its_process() {
     let root = dir.0.join("root");
     let root = root.to_str().unwrap();
     let b = bundle(&dir, "sleep 60", |_| {});
+    let _gone = DeleteOnDrop { root, id: "sig" };
     let (code, _, err) = isolab(
         &dir,
         &[

@@ -77,9 +77,10 @@ pub fn state(dir: &TempDir, root: &str, id: &str) -> Value {
     serde_json::from_str(&out).unwrap()
 }
 
-/// Wait (5 s) for `path` to appear with content.
+/// Wait (up to 30 s: the CI's VM emulates its CPU, and a runtime start
+/// there takes seconds) for `path` to appear with content.
 pub fn wait_for(path: &Path) -> String {
-    for _ in 0..500 {
+    for _ in 0..3000 {
         if let Ok(text) = std::fs::read_to_string(path)
             && !text.is_empty()
         {
