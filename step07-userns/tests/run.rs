@@ -497,7 +497,9 @@ fn rootless_cleanup_removes_what_a_killed_runtime_left() {
     let user = Rootless::new("s7-rootless-cleanup");
     // OverlayFS left work/work with mode 000: the sweep must open it first.
     let out = user.sh(
-        "\"$ISOLAB\" run -- sleep 30 & pid=$!; sleep 1; kill -9 $pid; wait $pid; \
+        "\"$ISOLAB\" run -- sleep 30 & pid=$!; \
+         for i in $(seq 300); do [ -n \"$(ls -A \"$HOME/.local/share/isolab/containers\" 2>/dev/null)\" ] && break; sleep 0.1; done; \
+         sleep 0.5; kill -9 $pid; wait $pid; \
          ls -A \"$HOME/.local/share/isolab/containers\" | wc -l; \
          \"$ISOLAB\" cleanup; ls -A \"$HOME/.local/share/isolab/containers\" | wc -l",
     );
