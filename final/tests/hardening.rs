@@ -53,7 +53,8 @@ fn the_runtime_binary_cannot_be_overwritten_through_proc_pid_exe() {
           case \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" in *' cr''eate '*) t=$n;; esac; done; \
         { echo opened > /out/opened; \
           while [ ! -e /out/started ]; do sleep 0.05; done; \
-          if echo ISOLAB-ATTACK-MARKER >> /proc/self/fd/3; then echo ESCAPED; else echo BLOCKED; fi > /out/result 2>&1; \
+          if echo ISOLAB-ATTACK-MARKER >> /proc/self/fd/3; then echo ESCAPED; else echo BLOCKED; fi > /out/result.tmp 2>&1; \
+          mv /out/result.tmp /out/result; \
         } 3< /proc/$t/exe || echo \"open-refused ($t)\" > /out/opened; \
         sleep 60";
     let a = bundle_named(&dir, "a", attack, |spec| {
@@ -170,10 +171,10 @@ fn no_host_directory_reaches_the_container_through_fds_or_cwd() {
     std::fs::write(host.join("HOST-MARKER"), "").unwrap();
     let out = dir.0.join("out");
     let o = out.display().to_string();
-    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("ls -l /proc/self/fd/ > {o}/{name}")]});
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("ls -l /proc/self/fd/ > {o}/{name}.tmp; mv {o}/{name}.tmp {o}/{name}")]});
     let b = bundle(
         &dir,
-        "ls -l /proc/self/fd/ > /out/fds; ls -a . .. > /out/cwd-listing 2>&1; sleep 60",
+        "ls -l /proc/self/fd/ > /out/fds.tmp; mv /out/fds.tmp /out/fds; ls -a . .. > /out/cwd-listing 2>&1; sleep 60",
         |spec| {
             spec["hooks"] =
                 json!({"createRuntime": [hook("hook-fds")], "poststart": [hook("poststart-fds")]});
@@ -457,7 +458,7 @@ fn inheritable_capabilities_are_exactly_the_configs_and_exec_cap_adds_none() {
     const SYS_ADMIN: u64 = 1 << 21;
     let b = bundle(
         &dir,
-        "grep ^Cap /proc/self/status > /out/caps; sleep 60",
+        "grep ^Cap /proc/self/status > /out/caps.tmp; mv /out/caps.tmp /out/caps; sleep 60",
         |spec| {
             // one inheritable capability, listed in the config (and so in
             // the bounding set, which the kernel keeps it within)

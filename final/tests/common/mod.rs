@@ -78,7 +78,9 @@ pub fn state(dir: &TempDir, root: &str, id: &str) -> Value {
 }
 
 /// Wait (up to 30 s: the CI's VM emulates its CPU, and a runtime start
-/// there takes seconds) for `path` to appear with content.
+/// there takes seconds) for `path` to appear with content. It returns
+/// the first content it sees: a script whose output takes more than one
+/// write makes it in `path.tmp` and renames it.
 pub fn wait_for(path: &Path) -> String {
     for _ in 0..3000 {
         if let Ok(text) = std::fs::read_to_string(path)
