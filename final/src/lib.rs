@@ -17,6 +17,7 @@
 
 pub use step09_lsm::*;
 
+pub mod bridge;
 pub mod bundle;
 pub mod cap_sets;
 pub mod cgroups_path;
@@ -28,16 +29,27 @@ pub mod device_nodes;
 pub mod device_rules;
 pub mod exec_process;
 pub mod features;
+pub mod flag_values;
 pub mod freeze;
+pub mod front_end;
 pub mod hooks;
+pub mod lease;
 pub mod lifecycle;
 pub mod netns;
+pub mod network_mode;
+pub mod nft;
 pub mod oci_mounts;
 pub mod oci_state;
 pub mod personality;
+pub mod publish;
 pub mod resources;
+pub mod rtnetlink;
+pub mod run_command;
+pub mod run_flags;
 pub mod sealed_exe;
 pub mod seccomp_agent;
+pub mod seccomp_default;
 pub mod security;
 pub mod sysctl;
 pub mod timens;
+pub mod tty_relay;

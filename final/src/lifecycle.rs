@@ -641,7 +641,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     std::fs::remove_dir_all(&dir)
         .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
-    let _ = std::fs::remove_dir_all(command_bundle(root, id)); // run -- CMD's
+    crate::run_command::teardown(root, id); // run -- CMD's layer and network
     let record = Record {
         status: Status::Stopped,
         pid: 0,
@@ -683,7 +683,23 @@ pub fn list(root: &Path) -> Vec<Record> {
 /// `run`: create and start; in the foreground, wait for the process and
 /// delete the container after it, returning its exit status.
 pub fn run(root: &Path, id: &str, opts: &CreateOpts, detach: bool) -> Result<i32> {
+    run_with(root, id, opts, detach, |_| Ok(()))
+}
+
+/// `run`, with `between` called after `create` (given the container's
+/// PID), before `start`: where the front end wires the network.
+pub fn run_with(
+    root: &Path,
+    id: &str,
+    opts: &CreateOpts,
+    detach: bool,
+    between: impl FnOnce(Pid) -> Result<()>,
+) -> Result<i32> {
     let child = create(root, id, opts)?;
+    if let Err(e) = between(child) {
+        let _ = delete(root, id, true);
+        return Err(e);
+    }
     if let Err(e) = start(root, id) {
         let _ = delete(root, id, true);
         return Err(e);
@@ -699,48 +715,9 @@ pub fn run(root: &Path, id: &str, opts: &CreateOpts, detach: bool) -> Result<i32
 
 /// The bundle `run -- CMD` writes for container `id`: beside the state
 /// directories, hidden from `list`, removed with the container.
-fn command_bundle(root: &Path, id: &str) -> PathBuf {
+pub fn command_bundle(root: &Path, id: &str) -> PathBuf {
     root.join(format!(".bundle-{id}"))
 }
-
-// ANCHOR: run_command
-/// `run -- CMD`: the steps' form. CMD in the default image (step 3's),
-/// with the default config (`isolab spec`, or `spec --rootless`), under a
-/// new ID; in the foreground its status is ours and nothing stays.
-pub fn run_command(
-    root: &Path,
-    command: &[String],
-    opts: &CreateOpts,
-    detach: bool,
-) -> Result<i32> {
-    let image = crate::rootfs::default_rootfs(&crate::state::State::new(None))?;
-    let ids = opts.rootless.then(|| {
-        (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        )
-    });
-    let mut spec = crate::default_spec::default_spec(ids);
-    spec["process"]["args"] = serde_json::json!(command);
-    spec["root"]["path"] = serde_json::json!(image);
-    let id = format!("run-{}", crate::container::new_id());
-    let bundle = command_bundle(root, &id);
-    std::fs::create_dir_all(&bundle)
-        .and_then(|()| std::fs::write(bundle.join("config.json"), spec.to_string()))
-        .map_err(|e| Error::io(format!("writing {}", bundle.display()), e))?;
-    let opts = CreateOpts {
-        bundle: bundle.clone(),
-        ..opts.clone()
-    };
-    let result = run(root, &id, &opts, detach);
-    if detach && result.is_ok() {
-        crate::cli::outln(&id); // for state, exec, kill, delete
-    } else {
-        let _ = std::fs::remove_dir_all(&bundle);
-    }
-    result
-}
-// ANCHOR_END: run_command
 
 // ANCHOR: pause
 /// `pause`: freeze a running container's cgroup; `resume`: thaw a paused

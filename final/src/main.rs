@@ -87,14 +87,19 @@ enum Command {
     /// exit with its status
     #[command(
         after_help = "Two forms: `isolab run [--bundle B] ID` runs a bundle, as runc does;\n\
-                  `isolab run -- CMD [ARG...]` runs CMD in the default image with the\n\
-                  default config (isolab spec), as the steps' run does."
+                  `isolab run [FLAGS] -- CMD [ARG...]` runs CMD docker's way: the flags\n\
+                  under \"Front end\" and the steps' (limits, capabilities, id maps,\n\
+                  --security-opt) become a config (see it with --print-spec), run by the\n\
+                  same create and start. Example:\n\
+                  isolab run --network bridge -p 8080:80 -v /srv:/srv:ro -- httpd -f -p 80"
     )]
     Run {
         #[command(flatten)]
         opts: CreateArgs,
         #[arg(long, short)]
         detach: bool,
+        #[command(flatten)]
+        front: Box<isolab::run_flags::RunFlags>,
         /// The container's ID (the bundle form)
         id: Option<String>,
         /// After --: a command for the default image (the steps' form)
@@ -290,12 +295,17 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Run {
             opts,
             detach,
+            front,
             id,
             command,
         } => match (id, command.is_empty()) {
+            (Some(_), true) if front.given().is_some() => Err(Error::BadFlag(format!(
+                "{} is for `run -- CMD`: with a bundle, its config.json says that",
+                front.given().unwrap_or_default()
+            ))),
             (Some(id), true) => lifecycle::run(&cli.root, id, &opts.opts(cli), *detach),
             (None, false) if opts.bundle.as_os_str() == "." => {
-                lifecycle::run_command(&cli.root, command, &opts.opts(cli), *detach)
+                isolab::run_command::run(&cli.root, front, command, &opts.opts(cli), *detach)
             }
             (None, true) => Err(Error::BadFlag(
                 "run needs an ID (with --bundle), or -- CMD for the default image".into(),

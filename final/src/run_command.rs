@@ -1,0 +1,189 @@
+//! `isolab run [FLAGS] -- CMD`: the front end's sequence. The config comes
+//! from `front_end::build`; everything else is the OCI lifecycle an engine
+//! drives (`create`, `start`, wait, `delete`), with the two things an
+//! engine would do around it done here: the container's writable layer
+//! (an overlay of the image, as docker's overlay2 driver makes one) before
+//! `create`, and its network between `create` and `start`.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::front_end::{self, Plan};
+use crate::lifecycle::{self, CreateOpts, command_bundle};
+use crate::network_mode::NetworkMode;
+use crate::overlay::Layers;
+use crate::run_flags::RunFlags;
+use crate::tty_relay;
+
+// ANCHOR: run
+pub fn run(
+    root: &Path,
+    flags: &RunFlags,
+    command: &[String],
+    opts: &CreateOpts,
+    detach: bool,
+) -> Result<i32> {
+    let id = match &flags.name {
+        Some(name) => name.clone(),
+        None => format!("run-{}", crate::container::new_id()),
+    };
+    let bundle = command_bundle(root, &id);
+    let plan = front_end::build(flags, command, root, &bundle, &id, opts.rootless)?;
+    if flags.print_spec {
+        let text = serde_json::to_string_pretty(&plan.spec).unwrap_or_default();
+        crate::cli::outln(&text);
+        return Ok(0);
+    }
+    if flags.tty && detach {
+        return Err(Error::BadFlag(
+            "-t with -d: isolab has no `attach` to reach that terminal later; drop -t".into(),
+        ));
+    }
+    if lifecycle::dir_of(root, &id)?.exists() || bundle.exists() {
+        return Err(Error::Request(format!(
+            "container {id} exists: pick another --name, or isolab delete {id}"
+        )));
+    }
+    sweep(root);
+    let mut relay = None;
+    let result = set_up(root, &plan, &bundle, detach).and_then(|ip| {
+        if !flags.interactive && !flags.tty {
+            stdin_from_null()?;
+        }
+        let console = bundle.join("console.sock");
+        let listener = flags.tty.then(|| tty_relay::listen(&console)).transpose()?;
+        let opts = CreateOpts {
+            bundle: bundle.clone(),
+            console_socket: flags.tty.then_some(console),
+            ..opts.clone()
+        };
+        // 1. create: namespaces, mounts, cgroup; the process waits.
+        // 2. the network, into its namespace; the terminal's master end.
+        // 3. start; 4. wait, delete.
+        lifecycle::run_with(root, &id, &opts, detach, |pid| {
+            if let Some(ip) = ip {
+                crate::bridge::attach(ip, pid.as_raw())?;
+            }
+            if let Some(listener) = &listener {
+                relay = Some(tty_relay::start(
+                    tty_relay::receive(listener)?,
+                    flags.interactive,
+                )?);
+            }
+            Ok(())
+        })
+    });
+    if let Some(relay) = relay {
+        relay.finish();
+    }
+    match &result {
+        Ok(_) if detach => crate::cli::outln(&id), // for state, exec, kill, delete
+        Ok(_) => {}
+        Err(_) => teardown(root, &id),
+    }
+    result
+}
+// ANCHOR_END: run
+
+/// Before `create`: the bundle, the writable layer, the network's lease.
+fn set_up(
+    root: &Path,
+    plan: &Plan,
+    bundle: &Path,
+    detach: bool,
+) -> Result<Option<std::net::Ipv4Addr>> {
+    let io = |e| Error::io(format!("writing {}", bundle.display()), e);
+    std::fs::create_dir_all(bundle).map_err(io)?;
+    // who made it, so that a start after this runtime was killed can
+    // sweep what it left
+    let me = std::process::id() as i32;
+    let owner = format!(
+        "{me} {} {}",
+        crate::container::start_time(me).unwrap_or(0),
+        if detach { "detached" } else { "foreground" }
+    );
+    std::fs::write(bundle.join("owner"), owner).map_err(io)?;
+    std::fs::write(bundle.join("config.json"), plan.spec.to_string()).map_err(io)?;
+    if let Some(image) = &plan.overlay_of {
+        let layers = Layers::under(bundle);
+        layers.create()?;
+        crate::overlay::mount_overlay(image, &layers)?;
+    }
+    if plan.network != NetworkMode::Bridge {
+        return Ok(None);
+    }
+    let hostname = plan.spec["hostname"].as_str().unwrap_or("isolab");
+    crate::bridge::prepare(root, &plan.id, hostname, bundle, &plan.publish).map(Some)
+}
+
+/// Without -i the command reads /dev/null, as docker's does: a container
+/// in the background must not take the terminal's input.
+fn stdin_from_null() -> Result<()> {
+    let null = std::fs::File::open("/dev/null").map_err(|e| Error::io("opening /dev/null", e))?;
+    nix::unistd::dup2_stdin(null).map_err(|e| Error::syscall("dup2(/dev/null, 0)", e))
+}
+
+// ANCHOR: teardown
+/// What `delete` removes besides the OCI state, for a front-end
+/// container: its network lease (and the bridge with the last one), its
+/// writable layer, its bundle. Nothing to do for an engine's container.
+pub fn teardown(root: &Path, id: &str) {
+    let bundle = command_bundle(root, id);
+    if let Err(e) = crate::bridge::release(root, id) {
+        crate::cli::warn(&format!("isolab: releasing {id}'s network: {e}"));
+    }
+    if !bundle.exists() {
+        return;
+    }
+    let merged = bundle.join("merged");
+    // MNT_DETACH: a process of the container that is still exiting may
+    // hold the mount; the kernel lets go of it when it is done.
+    match nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {
+            let _ = std::fs::remove_dir_all(&bundle);
+        }
+        Err(e) => crate::cli::warn(&format!(
+            "isolab: umount {}: {e}: left in place",
+            merged.display()
+        )),
+    }
+}
+// ANCHOR_END: teardown
+
+/// What front-end runs left when their runtime was killed: a bundle whose
+/// container was never created, or a foreground container (its runtime
+/// would have deleted it) that has stopped. A detached one stays until
+/// `isolab delete`, as docker's stays until `docker rm`.
+fn sweep(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(id) = name.strip_prefix(".bundle-") else {
+            continue;
+        };
+        let owner = std::fs::read_to_string(entry.path().join("owner")).unwrap_or_default();
+        let words: Vec<&str> = owner.split_whitespace().collect();
+        let num = |i: usize| {
+            words
+                .get(i)
+                .and_then(|w| w.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if num(0) > 0 && crate::oci_state::alive(num(0) as i32, num(1)) {
+            continue; // its runtime is at work
+        }
+        match lifecycle::load(root, id) {
+            Err(_) if !root.join(id).exists() => teardown(root, id),
+            Ok((_, record))
+                if words.get(2) == Some(&"foreground")
+                    && record.status == crate::oci_state::Status::Stopped =>
+            {
+                crate::explain::note(&format!("sweeping {id}: its runtime was killed"));
+                let _ = lifecycle::delete(root, id, true);
+            }
+            _ => {}
+        }
+    }
+}
