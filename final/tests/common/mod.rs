@@ -163,3 +163,41 @@ impl Drop for DeleteOnDrop<'_> {
             .status();
     }
 }
+
+/// A helper program from tests/helpers/NAME.rs, compiled static (glibc's
+/// libc.a, `+crt-static`) so it runs in any image, whatever its libraries:
+/// built once per target dir, by the rustc that built the tests.
+pub fn static_helper(name: &str) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/helpers/{name}.rs"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("helper-{name}"));
+    let fresh = |o: &Path| {
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        matches!((modified(o), modified(&source)), (Some(b), Some(s)) if b >= s)
+    };
+    if !fresh(&out) {
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+        let result = Command::new(rustc)
+            .args([
+                "--edition",
+                "2021",
+                "-O",
+                "-C",
+                "target-feature=+crt-static",
+                "-o",
+            ])
+            .arg(&tmp)
+            .arg(&source)
+            .output()
+            .expect("rustc runs");
+        assert!(
+            result.status.success(),
+            "compiling {name} static: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        std::fs::rename(&tmp, &out).unwrap();
+    }
+    out
+}

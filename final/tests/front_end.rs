@@ -1,0 +1,419 @@
+//! `isolab run [FLAGS] -- CMD`, the docker-style front end: each flag
+//! checked in the config it builds (--print-spec) and from inside the
+//! container it runs, checked from the host; bad input is one line; and
+//! nothing stays behind, also when the runtime is killed.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{BIN, default_image, isolab, state, wait_for};
+use serde_json::Value;
+use step01_clone::testing::{TempDir, require_root};
+
+/// `isolab --root DIR/root run ARGS -- CMD` in the foreground, with a
+/// secret in its own environment that must not reach the container.
+fn front(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
+    let root = dir.0.join("root");
+    let out = dir.0.join(".out");
+    let err = dir.0.join(".err");
+    let status = Command::new(BIN)
+        .arg("--root")
+        .arg(&root)
+        .arg("run")
+        .args(args)
+        .env("HOST_SECRET", "leaked")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(out).unwrap_or_default(),
+        std::fs::read_to_string(err).unwrap_or_default(),
+    )
+}
+
+/// Nothing of the front end's under the root, and no mount of it.
+fn assert_clean(dir: &TempDir) {
+    let root = dir.0.join("root");
+    let left: Vec<String> = std::fs::read_dir(&root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n != "network")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left under the root: {left:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&root.display().to_string()),
+        "a mount is left: {mounts}"
+    );
+}
+
+// ANCHOR: print_spec
+#[test]
+fn print_spec_turns_each_flag_into_a_field() {
+    let dir = TempDir::new("front-spec");
+    let image = default_image(&dir);
+    let vol = dir.0.join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    let v = format!("{}:/data:ro", vol.display());
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "--print-spec",
+            "--rootfs",
+            image.to_str().unwrap(),
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "-v",
+            &v,
+            "--tmpfs",
+            "/scratch:size=1m",
+            "--pid",
+            "host",
+            "--ulimit",
+            "nofile=100:200",
+            "--memory",
+            "64m",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "NET_BIND_SERVICE",
+            "--time-offset",
+            "boottime=86400",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "--hostname",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo hi",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let spec: Value = serde_json::from_str(&out).unwrap();
+    let p = &spec["process"];
+    assert_eq!(p["args"], serde_json::json!(["sh", "-c", "echo hi"]));
+    let env = p["env"].to_string();
+    assert!(env.contains("A=1") && env.contains("HOSTNAME=web"), "{env}");
+    assert!(!env.contains("leaked"), "the caller's environment: {env}");
+    assert_eq!(p["cwd"], "/tmp");
+    assert_eq!(
+        p["capabilities"]["bounding"],
+        serde_json::json!(["CAP_NET_BIND_SERVICE"])
+    );
+    assert!(
+        p["rlimits"].to_string().contains(r#""hard":200"#),
+        "{}",
+        p["rlimits"]
+    );
+    let mounts = spec["mounts"].to_string();
+    assert!(
+        mounts.contains(r#""destination":"/data""#) && mounts.contains(r#""ro""#),
+        "{mounts}"
+    );
+    assert!(mounts.contains("size=1m"), "{mounts}");
+    let ns = spec["linux"]["namespaces"].to_string();
+    assert!(!ns.contains(r#""pid""#) && ns.contains(r#""time""#), "{ns}");
+    assert_eq!(spec["linux"]["timeOffsets"]["boottime"]["secs"], 86400);
+    assert_eq!(spec["linux"]["resources"]["memory"]["limit"], 64 << 20);
+    assert_eq!(spec["linux"]["sysctl"]["net.ipv4.ip_forward"], "1");
+    assert_eq!(spec["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+    assert_eq!(spec["hostname"], "web");
+    // a writable layer of its own over the image, not the image itself
+    assert_eq!(spec["root"]["readonly"], false);
+    assert!(spec["root"]["path"].as_str().unwrap().ends_with("/merged"));
+    assert_clean(&dir);
+}
+// ANCHOR_END: print_spec
+
+#[test]
+fn the_flags_hold_inside_the_container() {
+    require_root();
+    let dir = TempDir::new("front-run");
+    let image = default_image(&dir);
+    let before: Vec<_> = std::fs::read_dir(&image)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let vol = dir.0.join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("MARKER"), "from the host\n").unwrap();
+    let v = format!("{}:/data:ro", vol.display());
+    let script = "echo env=$A secret=${HOST_SECRET:-none}; pwd; hostname; cat /data/MARKER; \
+        (echo x > /data/new) 2>/dev/null && echo vol-writable || echo vol-read-only; \
+        grep -q ' /scratch tmpfs ' /proc/mounts && echo tmpfs; grep 'open files' /proc/self/limits; \
+        grep -E '^(CapEff|Seccomp):' /proc/self/status; \
+        touch /planted && echo root-writable; exit 7";
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "--rootfs",
+            image.to_str().unwrap(),
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "-v",
+            &v,
+            "--tmpfs",
+            "/scratch",
+            "--hostname",
+            "web",
+            "--ulimit",
+            "nofile=100:200",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "NET_BIND_SERVICE",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(code, 7, "{out}{err}");
+    for line in [
+        "env=1 secret=none",
+        "/tmp",
+        "web",
+        "from the host",
+        "vol-read-only",
+        "tmpfs",
+        "root-writable",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "{line:?} missing in:\n{out}{err}"
+        );
+    }
+    assert!(out.contains("100                  200"), "{out}");
+    assert!(out.contains("CapEff:\t0000000000000400"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    // the write went to the container's layer, gone with it
+    let after: Vec<_> = std::fs::read_dir(&image)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(before, after, "the image changed");
+    assert!(!vol.join("new").exists());
+    assert_clean(&dir);
+
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "--rootfs",
+            image.to_str().unwrap(),
+            "--read-only",
+            "--",
+            "sh",
+            "-c",
+            "touch /planted 2>/dev/null || echo refused",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "refused\n"), "{err}");
+    assert_clean(&dir);
+}
+
+#[test]
+fn namespaces_can_be_the_hosts_or_another_containers() {
+    require_root();
+    let dir = TempDir::new("front-ns");
+    let image = default_image(&dir);
+    let image = image.to_str().unwrap();
+    let ns = |kind: &str, pid: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    // --ipc host and --uts host: the host's; the rest its own
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "--rootfs",
+            image,
+            "--ipc",
+            "host",
+            "--uts",
+            "host",
+            "--",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], ns("ipc", "self"));
+    assert_eq!(lines[1], ns("uts", "self"));
+    assert_ne!(lines[2], ns("pid", "self"));
+
+    // --pid and --network container:NAME join a running container's
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "-d", "--name", "first", "--rootfs", image, "--", "sleep", "60",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "first\n"), "{err}");
+    let root = dir.0.join("root");
+    let root = root.to_str().unwrap();
+    let _first = common::DeleteOnDrop { root, id: "first" };
+    let pid = state(&dir, root, "first")["pid"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "--rootfs",
+            image,
+            "--pid",
+            "container:first",
+            "--network",
+            "container:first",
+            "--ipc",
+            "container:first",
+            "--",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/pid /proc/self/ns/net /proc/self/ns/ipc; cat /proc/1/comm",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [ns("pid", &pid), ns("net", &pid), ns("ipc", &pid)]
+    );
+    assert_eq!(lines[3], "sleep", "PID 1 is the first container's: {out}");
+
+    // a time namespace of its own, a year ahead in boottime
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "--rootfs",
+            image,
+            "--time-offset",
+            "boottime=31536000",
+            "--",
+            "sh",
+            "-c",
+            "read up _ < /proc/uptime; echo $(( ${up%.*} / 31536000 ))",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "1\n"), "{err}");
+    let (code, _, err) = isolab(&dir, &["--root", root, "delete", "--force", "first"]);
+    assert_eq!(code, 0, "{err}");
+    assert_clean(&dir);
+}
+
+#[test]
+fn bad_flags_are_refused_in_one_line() {
+    let dir = TempDir::new("front-bad");
+    let image = default_image(&dir);
+    let image = image.to_str().unwrap();
+    for (args, want) in [
+        (vec!["-v", "data:/data"], "named volumes are docker's"),
+        (vec!["-v", "/no/such/dir:/data"], "does not exist"),
+        (vec!["--mount", "type=volume,target=/x"], "bind and tmpfs"),
+        (vec!["-p", "80"], "host's port"),
+        (vec!["-p", "8080:80"], "needs --network bridge"),
+        (
+            vec!["--network", "bogus"],
+            "none, host, bridge or container:NAME",
+        ),
+        (vec!["--network", "container:nobody"], "does not exist"),
+        (
+            vec!["--pid", "private-ish"],
+            "private, host or container:NAME",
+        ),
+        (
+            vec!["--uts", "host", "--hostname", "x"],
+            "UTS namespace of its own",
+        ),
+        (vec!["--ulimit", "files=1"], "not a limit"),
+        (vec!["--workdir", "tmp"], "absolute"),
+        (vec!["--init"], "no init"),
+        (
+            vec!["--security-opt", "landlock=default"],
+            "no field for it",
+        ),
+        (vec!["--time-offset", "realtime=5"], "boottime=SECS"),
+        (vec!["-t", "-d"], "no `attach`"),
+        (vec!["--privileged"], "unexpected argument"),
+    ] {
+        let mut all = vec!["--rootfs", image];
+        all.extend(args.iter().copied());
+        all.extend(["--", "true"]);
+        let (code, _, err) = front(&dir, &all);
+        assert!(code == 1 || code == 2, "{args:?}: exit {code}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // the bundle form takes no front-end flag
+    let (code, _, err) = front(&dir, &["--env", "A=1", "some-id"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is for `run -- CMD`"), "{err}");
+    assert_clean(&dir);
+}
+
+/// The runtime SIGKILLed while its container runs: the container's layer
+/// (a mount on the host) and state stay until the next front-end run,
+/// which finds the runtime dead and the container stopped, and removes it.
+#[test]
+fn a_killed_runtime_is_swept_by_the_next_run() {
+    require_root();
+    let dir = TempDir::new("front-kill");
+    let image = default_image(&dir);
+    let image = image.to_str().unwrap();
+    let root = dir.0.join("root");
+    let out = dir.0.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let v = format!("{}:/out", out.display());
+    let root_s = root.to_str().unwrap();
+    let _victim = common::DeleteOnDrop {
+        root: root_s,
+        id: "victim",
+    };
+    let mut runtime = Command::new(BIN)
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "--name", "victim", "--rootfs", image, "-v", &v, "--", "sh", "-c",
+               "echo up > /out/up.tmp; mv /out/up.tmp /out/up; while [ ! -e /out/stop ]; do sleep 0.05; done"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&out.join("up"));
+    runtime.kill().unwrap();
+    runtime.wait().unwrap();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        mounts.contains(".bundle-victim/merged"),
+        "the layer should still be mounted"
+    );
+    std::fs::write(out.join("stop"), "").unwrap();
+    for _ in 0..3000 {
+        if state(&dir, root_s, "victim")["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(state(&dir, root_s, "victim")["status"], "stopped");
+    let (code, _, err) = front(&dir, &["--rootfs", image, "--", "true"]);
+    assert_eq!(code, 0, "{err}");
+    assert_clean(&dir);
+}
