@@ -153,7 +153,12 @@ fn the_flags_hold_inside_the_container() {
         (echo x > /data/new) 2>/dev/null && echo vol-writable || echo vol-read-only; \
         grep -q ' /scratch tmpfs ' /proc/mounts && echo tmpfs; grep 'open files' /proc/self/limits; \
         grep -E '^(CapEff|Seccomp):' /proc/self/status; \
-        touch /planted && echo root-writable; exit 7";
+        touch /planted && echo root-writable; echo file=$FROM_FILE; cat /m/MARKER; \
+        echo forward=$(cat /proc/sys/net/ipv4/ip_forward); \
+        [ -c /dev/mynull ] && echo x > /dev/mynull && echo device-usable; exit 7";
+    let env_file = dir.0.join("env");
+    std::fs::write(&env_file, "# a comment\n\nFROM_FILE=yes\n").unwrap();
+    let m = format!("type=bind,source={},target=/m,readonly", vol.display());
     let (code, out, err) = front(
         &dir,
         &[
@@ -169,6 +174,14 @@ fn the_flags_hold_inside_the_container() {
             "/scratch",
             "--hostname",
             "web",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "--mount",
+            &m,
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "--device",
+            "/dev/null:/dev/mynull",
             "--ulimit",
             "nofile=100:200",
             "--cap-drop",
@@ -190,6 +203,9 @@ fn the_flags_hold_inside_the_container() {
         "vol-read-only",
         "tmpfs",
         "root-writable",
+        "file=yes",
+        "forward=1",
+        "device-usable",
     ] {
         assert!(
             out.lines().any(|l| l == line),
@@ -258,6 +274,21 @@ fn namespaces_can_be_the_hosts_or_another_containers() {
     assert_eq!(lines[0], ns("ipc", "self"));
     assert_eq!(lines[1], ns("uts", "self"));
     assert_ne!(lines[2], ns("pid", "self"));
+
+    // --network host: the host's network namespace
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "--rootfs",
+            image,
+            "--network",
+            "host",
+            "--",
+            "readlink",
+            "/proc/self/ns/net",
+        ],
+    );
+    assert_eq!((code, out.trim()), (0, ns("net", "self").as_str()), "{err}");
 
     // --pid and --network container:NAME join a running container's
     let (code, out, err) = front(
@@ -415,5 +446,29 @@ fn a_killed_runtime_is_swept_by_the_next_run() {
     assert_eq!(state(&dir, root_s, "victim")["status"], "stopped");
     let (code, _, err) = front(&dir, &["--rootfs", image, "--", "true"]);
     assert_eq!(code, 0, "{err}");
+    assert_clean(&dir);
+}
+
+/// `-t`: the command's stdio is a pty of the container's own devpts,
+/// relayed to the caller's terminal (script(1) gives the test one).
+#[test]
+fn a_terminal_is_relayed() {
+    require_root();
+    let dir = TempDir::new("front-tty");
+    let image = default_image(&dir);
+    let root = dir.0.join("root");
+    let cmd = format!(
+        "{BIN} --root {} run -t --rootfs {} -- sh -c 'readlink /proc/self/fd/0 /proc/self/fd/1; exit 4'",
+        root.display(),
+        image.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1), from util-linux or bsdutils");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert_eq!(text.matches("/dev/pts/0").count(), 2, "{text}");
     assert_clean(&dir);
 }
