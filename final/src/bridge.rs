@@ -214,7 +214,9 @@ pub fn attach(ip: Ipv4Addr, pid: i32) -> Result<()> {
 /// In `delete`: give the address back, remove the host's end if the
 /// kernel hasn't, and the bridge and the table with the last lease.
 pub fn release(root: &Path, id: &str) -> Result<()> {
-    if !crate::lease::dir(root).join("leases").exists() {
+    let here = crate::lease::dir(root);
+    if !here.join("leases").exists() {
+        leased_elsewhere(root, id);
         return Ok(());
     }
     let mut leases = Leases::lock(root)?;
@@ -222,6 +224,8 @@ pub fn release(root: &Path, id: &str) -> Result<()> {
     gone.extend(leases.list.iter().filter(|l| l.id == id).cloned());
     leases.list.retain(|l| l.id != id);
     if gone.is_empty() {
+        drop(leases);
+        leased_elsewhere(root, id);
         return Ok(());
     }
     let mut rtnl = Rtnl::open()?;
@@ -235,8 +239,30 @@ pub fn release(root: &Path, id: &str) -> Result<()> {
         if let Some(index) = rtnl.index(BRIDGE)? {
             rtnl.delete_link(index)?;
         }
+        // The empty file stays: a runtime of this namespace may be waiting
+        // for its lock right now, and would write to a file unlinked under it.
     } else {
         crate::nft::apply(Some(&crate::nft::ruleset(&leases.list, BRIDGE, subnet()?)))?;
     }
     leases.save()
+}
+
+/// A container whose network was made from another network namespace
+/// (`delete` run outside the `nsenter` that ran it): say where it is, since
+/// only a runtime in that namespace can remove it.
+fn leased_elsewhere(root: &Path, id: &str) {
+    let Ok(dirs) = std::fs::read_dir(root.join("network")) else {
+        return;
+    };
+    for d in dirs.flatten() {
+        let text = std::fs::read_to_string(d.path().join("leases")).unwrap_or_default();
+        let ours = serde_json::from_str::<Vec<crate::lease::Lease>>(&text)
+            .is_ok_and(|list| list.iter().any(|l| l.id == id));
+        if ours {
+            crate::cli::warn(&format!(
+                "isolab: {id}'s network lives in another network namespace ({}): run `isolab delete` there, or the next `run --network bridge` there removes it",
+                d.file_name().to_string_lossy()
+            ));
+        }
+    }
 }

@@ -43,6 +43,8 @@ pub struct Setup<'a> {
     pub joins: &'a [(OwnedFd, nix::sched::CloneFlags, String)],
     /// The engine's --console-socket, connected, for process.terminal.
     pub console: Option<&'a OwnedFd>,
+    /// Where the command's stdout and stderr go, if not the runtime's.
+    pub output: Option<&'a OwnedFd>,
     /// `--preserve-fds`: how many fds from 3 up the command inherits.
     pub preserve_fds: i32,
     /// The user namespace's maps, as `create` writes them.
@@ -74,6 +76,7 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     let mut keep = vec![setup.fifo.as_raw_fd(), state_dir.as_raw_fd()];
     keep.extend(setup.joins.iter().map(|(fd, _, _)| fd.as_raw_fd()));
     keep.extend(setup.console.map(|fd| fd.as_raw_fd()));
+    keep.extend(setup.output.map(|fd| fd.as_raw_fd()));
     keep.extend(setup.seccomp_agent.map(|fd| fd.as_raw_fd()));
     let preserved = 3..3 + setup.preserve_fds;
     keep.extend(preserved.clone());
@@ -167,6 +170,19 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     // is its), before the user switch: the slave is then given to the user.
     if let Some(socket) = setup.console {
         crate::console::setup(socket, config.console_size, config.uid)?;
+    }
+    // Or its output to a log file: late, so that the setup's narration
+    // and errors still reach the runtime's stderr.
+    if let Some(log) = setup.output {
+        for fd in [1, 2] {
+            // SAFETY: dup2 of an fd we hold onto stdout or stderr.
+            if unsafe { libc::dup2(log.as_raw_fd(), fd) } < 0 {
+                return Err(Error::syscall(
+                    "dup2(log, stdout/stderr)",
+                    nix::errno::Errno::last(),
+                ));
+            }
+        }
     }
     // The labels apply at execve; SELinux's keycreate before the keyring.
     if let Some(contexts) = setup.selinux {

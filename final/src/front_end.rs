@@ -113,6 +113,17 @@ pub fn build(
         ));
     }
     network.apply(&mut spec, bundle)?;
+    if rootless && network == crate::network_mode::NetworkMode::None {
+        // The rootless default binds the host's /sys, since without a
+        // network namespace it owns the kernel refuses a new sysfs; with
+        // one, its own sysfs lists its own links, not the host's.
+        for m in spec["mounts"].as_array_mut().expect("default has mounts") {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                            "options": ["nosuid", "noexec", "nodev", "ro"]});
+            }
+        }
+    }
     Ok(Plan {
         id: id.to_string(),
         spec,
@@ -237,12 +248,16 @@ pub fn set_namespace(spec: &mut Value, kind: &str, path: Option<String>, present
     let list = spec["linux"]["namespaces"]
         .as_array_mut()
         .expect("default has namespaces");
-    list.retain(|n| n["type"] != kind);
-    if present {
-        list.push(match path {
-            Some(path) => json!({"type": kind, "path": path}),
-            None => json!({"type": kind}),
-        });
+    let entry = match path {
+        Some(path) => json!({"type": kind, "path": path}),
+        None => json!({"type": kind}),
+    };
+    match list.iter().position(|n| n["type"] == kind) {
+        // in its place, so that --print-spec reads like `isolab spec`
+        Some(i) if present => list[i] = entry,
+        Some(i) => drop(list.remove(i)),
+        None if present => list.push(entry),
+        None => {}
     }
 }
 

@@ -42,6 +42,9 @@ pub struct CreateOpts {
     pub console_socket: Option<PathBuf>,
     /// `--preserve-fds N`: fds 3 to 3+N-1 go to the container's process.
     pub preserve_fds: i32,
+    /// The container's stdout and stderr go to this file (appended)
+    /// instead of the runtime's (the front end's `run -d` log).
+    pub output: Option<PathBuf>,
 }
 
 /// `<root>/<id>`, for an ID that must name no directory trick.
@@ -197,6 +200,18 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         }
         maps
     });
+    let output = opts
+        .output
+        .as_ref()
+        .map(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(OwnedFd::from)
+                .map_err(|e| Error::io(format!("opening {}", path.display()), e))
+        })
+        .transpose()?;
     let (mut runtime, child_end) = sync::channel()?;
     let mut child_end = Some(child_end);
     let setup = Setup {
@@ -210,6 +225,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         state_dir: &dir,
         joins: &joins,
         console: console.as_ref(),
+        output: output.as_ref(),
         preserve_fds: opts.preserve_fds,
         maps: maps.as_ref(),
         seccomp_agent: seccomp_agent.as_ref(),

@@ -151,6 +151,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Print what a container of `run -d -- CMD` wrote (stdout and stderr)
+    Logs { id: String },
     /// Freeze every process of a running container (cgroup freezer)
     Pause { id: String },
     /// Thaw a paused container
@@ -209,6 +211,7 @@ impl CreateArgs {
             },
             console_socket: self.console_socket.clone(),
             preserve_fds: i32::from(self.preserve_fds),
+            output: None,
         }
     }
 }
@@ -386,6 +389,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             .map_err(|e| Error::Request(format!("--resources {}: {e}", resources.display())))?;
             isolab::resources::update(&cli.root, id, &text).map(|()| 0)
         }
+        Command::Logs { id } => isolab::run_command::logs(&cli.root, id).map(|()| 0),
         Command::Pause { id } => lifecycle::pause(&cli.root, id, true).map(|()| 0),
         Command::Resume { id } => lifecycle::pause(&cli.root, id, false).map(|()| 0),
         Command::Ps { format, id } => {

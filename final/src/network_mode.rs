@@ -50,7 +50,7 @@ impl NetworkMode {
     /// The config's side: the namespace, and for bridge the container's
     /// /etc/hosts and /etc/resolv.conf (written into `bundle` by
     /// `bridge::prepare`); a host-network container gets the host's
-    /// resolv.conf, as docker gives it.
+    /// resolv.conf (if it has one), as docker gives it.
     pub fn apply(&self, spec: &mut Value, bundle: &Path) -> Result<()> {
         let ro_bind = |source: &Path, destination: &str| {
             json!({"destination": destination, "type": "bind", "source": source,
@@ -61,13 +61,15 @@ impl NetworkMode {
             m.extend(list);
         };
         match self {
-            NetworkMode::None => {}
+            // Its own, also rootless (whose default config has none: a
+            // normal user's container would otherwise share the host's).
+            NetworkMode::None => set_namespace(spec, "network", None, true),
             NetworkMode::Host => {
                 set_namespace(spec, "network", None, false);
-                mounts(
-                    spec,
-                    vec![ro_bind(Path::new("/etc/resolv.conf"), "/etc/resolv.conf")],
-                );
+                let host = Path::new("/etc/resolv.conf");
+                if host.exists() {
+                    mounts(spec, vec![ro_bind(host, "/etc/resolv.conf")]);
+                }
             }
             NetworkMode::Container(path) => {
                 set_namespace(spec, "network", Some(path.clone()), true);

@@ -17,7 +17,11 @@ use crate::lease::Lease;
 pub const TABLE: &str = "isolab";
 
 // ANCHOR: ruleset
-/// The table for `leases` on bridge `bridge` with `subnet`/24.
+/// The table for `leases` on bridge `bridge` with `subnet`/24. The `raw`
+/// chain drops packets for 127.0.0.0/8 that came from outside: the DNAT
+/// of a port published on 127.0.0.1 happens before the kernel would drop
+/// them as martians, so without it a neighbour could reach it (the hole of
+/// moby/moby#41872, closed the same way).
 pub fn ruleset(leases: &[Lease], bridge: &str, subnet: Ipv4Addr) -> String {
     let mut dnat = String::new();
     for l in leases {
@@ -35,6 +39,10 @@ pub fn ruleset(leases: &[Lease], bridge: &str, subnet: Ipv4Addr) -> String {
     }
     format!(
         "table ip {TABLE} {{
+  chain raw {{
+    type filter hook prerouting priority raw; policy accept;
+    iifname != \"lo\" ip daddr 127.0.0.0/8 drop
+  }}
   chain prerouting {{
     type nat hook prerouting priority dstnat; policy accept;
 {dnat}  }}
@@ -111,5 +119,10 @@ mod tests {
         let rule = "fib daddr type local ip daddr 127.0.0.1 tcp dport 8080 dnat to 10.89.0.2:80";
         assert_eq!(text.matches(rule).count(), 2, "{text}");
         assert!(text.contains("ip saddr 10.89.0.0/24 oifname != \"isolab0\" masquerade"));
+        // 127.0.0.1 reaches a published port only from the host itself
+        assert!(
+            text.contains("iifname != \"lo\" ip daddr 127.0.0.0/8 drop"),
+            "{text}"
+        );
     }
 }

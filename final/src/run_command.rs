@@ -45,16 +45,31 @@ pub fn run(
         )));
     }
     sweep(root);
+    if detach && crate::explain::enabled() && crate::explain::log_fd().is_none() {
+        // --debug's narration stays on this terminal when the container's
+        // stderr becomes its log (its own copy of the fd: see explain)
+        if let Ok(fd) =
+            nix::fcntl::fcntl(std::io::stderr(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+        {
+            // SAFETY: fcntl just made this fd, and nothing else owns it.
+            let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            crate::explain::log_to(file, false);
+        }
+    }
     let mut relay = None;
     let result = set_up(root, &plan, &bundle, detach).and_then(|ip| {
         if !flags.interactive && !flags.tty {
             stdin_from_null()?;
         }
+
         let console = bundle.join("console.sock");
         let listener = flags.tty.then(|| tty_relay::listen(&console)).transpose()?;
         let opts = CreateOpts {
             bundle: bundle.clone(),
             console_socket: flags.tty.then_some(console),
+            // -d: the container writes to a log of its own (`isolab
+            // logs`), not to the terminal it was started from
+            output: detach.then(|| bundle.join("log")),
             ..opts.clone()
         };
         // 1. create: namespaces, mounts, cgroup; the process waits.
@@ -114,6 +129,20 @@ fn set_up(
     }
     let hostname = plan.spec["hostname"].as_str().unwrap_or("isolab");
     crate::bridge::prepare(root, &plan.id, hostname, bundle, &plan.publish).map(Some)
+}
+
+/// `isolab logs ID`: what a container of `run -d -- CMD` wrote.
+pub fn logs(root: &Path, id: &str) -> Result<()> {
+    lifecycle::load(root, id)?;
+    let log = command_bundle(root, id).join("log");
+    let mut file = std::fs::File::open(&log).map_err(|_| {
+        Error::Request(format!(
+            "container {id} has no log: only `isolab run -d -- CMD` keeps one (an engine's container writes where its engine says)"
+        ))
+    })?;
+    std::io::copy(&mut file, &mut std::io::stdout())
+        .map(drop)
+        .map_err(|e| Error::io("printing the log", e))
 }
 
 /// Without -i the command reads /dev/null, as docker's does: a container

@@ -266,7 +266,7 @@ fn namespaces_can_be_the_hosts_or_another_containers() {
             "--",
             "sh",
             "-c",
-            "readlink /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid",
+            "readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; readlink /proc/self/ns/pid",
         ],
     );
     assert_eq!(code, 0, "{err}");
@@ -319,7 +319,7 @@ fn namespaces_can_be_the_hosts_or_another_containers() {
             "--",
             "sh",
             "-c",
-            "readlink /proc/self/ns/pid /proc/self/ns/net /proc/self/ns/ipc; cat /proc/1/comm",
+            "readlink /proc/self/ns/pid; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; cat /proc/1/comm",
         ],
     );
     assert_eq!(code, 0, "{err}");
@@ -455,10 +455,20 @@ fn a_killed_runtime_is_swept_by_the_next_run() {
 fn a_terminal_is_relayed() {
     require_root();
     let dir = TempDir::new("front-tty");
+    // script(1) itself needs a pty and its -e: without them, nothing to test
+    let works = Command::new("script")
+        .args(["-qec", "exit 4", "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.code() == Some(4));
+    if !works {
+        eprintln!("NOTE: script(1) can't give a terminal here (no pty, or no -e): skipped");
+        return;
+    }
     let image = default_image(&dir);
     let root = dir.0.join("root");
     let cmd = format!(
-        "{BIN} --root {} run -t --rootfs {} -- sh -c 'readlink /proc/self/fd/0 /proc/self/fd/1; exit 4'",
+        "{BIN} --root {} run -t --rootfs {} -- sh -c 'readlink /proc/self/fd/0; readlink /proc/self/fd/1; exit 4'",
         root.display(),
         image.display()
     );
@@ -471,4 +481,100 @@ fn a_terminal_is_relayed() {
     assert_eq!(out.status.code(), Some(4), "{text}");
     assert_eq!(text.matches("/dev/pts/0").count(), 2, "{text}");
     assert_clean(&dir);
+}
+
+/// `-d`: the ID on stdout, the container's output in its log.
+#[test]
+fn a_detached_containers_output_is_in_its_log() {
+    require_root();
+    let dir = TempDir::new("front-logs");
+    let image = default_image(&dir);
+    let root = dir.0.join("root");
+    let root_s = root.to_str().unwrap();
+    let _gone = common::DeleteOnDrop {
+        root: root_s,
+        id: "front-logs",
+    };
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "-d",
+            "--name",
+            "front-logs",
+            "--rootfs",
+            image.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "echo to-stdout; echo to-stderr >&2",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "front-logs\n"), "{err}");
+    for _ in 0..3000 {
+        if state(&dir, root_s, "front-logs")["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (code, log, err) = isolab(&dir, &["--root", root_s, "logs", "front-logs"]);
+    assert_eq!((code, log.as_str()), (0, "to-stdout\nto-stderr\n"), "{err}");
+    let (code, _, err) = isolab(&dir, &["--root", root_s, "delete", "front-logs"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = isolab(&dir, &["--root", root_s, "logs", "front-logs"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("does not exist"), "{err}");
+    assert_clean(&dir);
+}
+
+/// A normal user's `run -- CMD` (the rootless config has no network
+/// namespace of its own): `--network none` still gives it one, loopback
+/// only, not the host's.
+#[test]
+fn a_normal_users_container_does_not_share_the_hosts_network() {
+    require_root();
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("front-rootless");
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.0.join("isolab");
+    std::fs::copy(BIN, &bin).unwrap();
+    let home = dir.0.join("home");
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    let ok = Command::new("chown")
+        .args(["-R", "1000:1000"])
+        .arg(&home)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = Command::new("setpriv")
+        .args(["--reuid=1000", "--regid=1000", "--clear-groups"])
+        .arg(&bin)
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; ls /sys/class/net",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv (util-linux)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("user namespaces") && !out.status.success() {
+        eprintln!("NOTE: this machine gives normal users no user namespace: skipped ({err})");
+        return;
+    }
+    assert!(out.status.success(), "{err}");
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_ne!(
+        lines[0],
+        host.display().to_string(),
+        "the host's network: {text}"
+    );
+    assert_eq!(lines[1..], ["lo"], "{text}");
 }

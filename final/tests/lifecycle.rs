@@ -1062,7 +1062,10 @@ fn run_dash_dash_cmd_runs_the_default_image_and_leaves_nothing() {
     // PID 1, and docker's hostname: the ID's first 12 letters
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!((code, lines[0]), (7, "1"), "{err}");
-    assert!(lines[1].starts_with("run-") && lines[1].len() == 12, "{out}");
+    assert!(
+        lines[1].starts_with("run-") && lines[1].len() == 12,
+        "{out}"
+    );
     assert_eq!(
         std::fs::read_dir(root).unwrap().count(),
         0,

@@ -62,7 +62,7 @@ impl Layout {
         let layout = Layout::parse(&text);
         if layout.v1.is_empty() && layout.v2.is_none() {
             return Err(Error::Unsupported(
-                "no cgroup filesystem is mounted: mount cgroup2 at /sys/fs/cgroup (or run without resource limits in an earlier step)".into(),
+                "no cgroup filesystem is mounted: mount cgroup2 at /sys/fs/cgroup (or run without resource limits in an earlier step; under `ip netns exec`, which mounts a /sys of its own without cgroups, use `nsenter --net=/run/netns/NAME` instead)".into(),
             ));
         }
         Ok(layout)
