@@ -251,7 +251,7 @@ pub fn release(root: &Path, id: &str) -> Result<()> {
 /// (`delete` run outside the `nsenter` that ran it): say where it is, since
 /// only a runtime in that namespace can remove it.
 fn leased_elsewhere(root: &Path, id: &str) {
-    let Ok(dirs) = std::fs::read_dir(root.join("network")) else {
+    let Ok(dirs) = std::fs::read_dir(root.join(".network")) else {
         return;
     };
     for d in dirs.flatten() {

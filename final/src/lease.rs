@@ -1,5 +1,5 @@
 //! Addresses on the bridge, handed out from a lease file under the state
-//! root (`<root>/network/netns-INODE/leases`, JSON, one per network
+//! root (`<root>/.network/netns-INODE/leases`, JSON, one per network
 //! namespace). Every change happens under an
 //! exclusive flock(2) of the file, so runtimes starting at once never get
 //! the same address, and the bridge and the nftables table are created
@@ -35,7 +35,8 @@ pub struct Leases {
     pub list: Vec<Lease>,
 }
 
-/// The leases of the network namespace this runtime runs in: the bridge
+/// The leases of the network namespace this runtime runs in (a dot
+/// directory, which `list` and the steps' sweep of stale state pass by): the bridge
 /// and the table live in one namespace, and a runtime in another (a test's
 /// `unshare -n`, a second `ip netns`) has a bridge and leases of its own.
 pub fn dir(root: &Path) -> PathBuf {
@@ -43,7 +44,7 @@ pub fn dir(root: &Path) -> PathBuf {
     let ns = std::fs::metadata("/proc/self/ns/net")
         .map(|m| m.ino())
         .unwrap_or(0);
-    root.join("network").join(format!("netns-{ns}"))
+    root.join(".network").join(format!("netns-{ns}"))
 }
 
 impl Leases {

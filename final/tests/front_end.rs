@@ -42,7 +42,7 @@ fn assert_clean(dir: &TempDir) {
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| n != "network")
+                .filter(|n| n != ".network")
                 .collect()
         })
         .unwrap_or_default();

@@ -159,7 +159,7 @@ fn assert_gone(ns: &NetNs, dir: &TempDir) {
     assert!(!ns.nft_tables().contains("isolab"), "{}", ns.nft_tables());
     use std::os::unix::fs::MetadataExt;
     let ino = std::fs::metadata(ns.path()).unwrap().ino();
-    let file = dir.0.join(format!("root/network/netns-{ino}/leases"));
+    let file = dir.0.join(format!("root/.network/netns-{ino}/leases"));
     let leases = std::fs::read_to_string(file).unwrap_or_default();
     assert_eq!(leases.trim(), "[]");
 }
