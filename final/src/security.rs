@@ -1,6 +1,7 @@
 //! config.json's seccomp filter and LSM labels, prepared by `create` with
-//! step 8's and step 9's code: the filter compiled once in the runtime,
-//! the labels checked against the host before anything is made.
+//! step 8's and step 9's code: the filter compiled in the runtime (once
+//! per profile, capabilities and kernel: then cached), the labels checked
+//! against the host before anything is made.
 
 use std::path::Path;
 
@@ -29,8 +30,23 @@ pub fn seccomp(config: &Config) -> Result<Option<Program>> {
         fields.remove("listenerPath");
         fields.remove("listenerMetadata");
     }
-    let ctx = profile_file::build(Path::new(name), &json, &container)?;
-    let mut program = Program::new(profile::compile(&ctx)?, name);
+    // Compiling takes milliseconds, more than the rest of a start: the
+    // program is cached under everything it depends on (step 8's cache;
+    // crun keeps one too). The profile's text is hashed as serde_json
+    // writes it, so the same profile in another layout is the same key.
+    let caps_text = format!("{caps:?}");
+    let kernel = format!("{:?}", container.kernel);
+    let key = crate::cache::key(&[
+        &json.to_string(),
+        &caps_text,
+        &kernel,
+        &profile::fingerprint(),
+    ]);
+    let state = crate::state::State::new(None);
+    let filter = crate::cache::get_or_compile(&state, key, || {
+        profile::compile(&profile_file::build(Path::new(name), &json, &container)?)
+    })?;
+    let mut program = Program::new(filter, name);
     // SCMP_ACT_NOTIFY goes to an agent: a listener fd for it
     program.notify = config.seccomp_listener.is_some();
     Ok(Some(program))
