@@ -56,6 +56,12 @@ pub struct Setup<'a> {
     pub host_mnt: Option<std::path::PathBuf>,
 }
 
+/// The annotation `isolab run --init` sets: the runtime's own init (step
+/// 2's) stays PID 1 and runs the command as its child, as docker's
+/// `--init` runs tini. Not a field of the runtime spec, hence an
+/// annotation, under a name of isolab's own.
+pub const INIT: &str = "org.isolab.init";
+
 // ANCHOR: sequence
 /// The whole child side; returns only on failure (or the command's exec
 /// failure after sync 1, printed, as exit code 127 or 126).
@@ -239,9 +245,9 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     }
     // With no_new_privs the filter goes on last, right before execve.
     let late = setup.filter.filter(|_| !early);
-    let err = exec::execvp_then(&config.args, &mut || {
-        // The engine's fds (socket activation, a log pipe) stay open
-        // across execve: FD_CLOEXEC cleared after exec's sweep set it.
+    // The engine's fds (socket activation, a log pipe) stay open across
+    // execve: FD_CLOEXEC cleared after exec's sweep set it.
+    let mut pass_preserved = || -> Result<()> {
         for fd in preserved.clone() {
             // SAFETY: an fd number create checked the engine passed open.
             let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
@@ -251,6 +257,19 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
             )
             .map_err(|e| Error::syscall("fcntl(F_SETFD, 0) (--preserve-fds)", e))?;
         }
+        Ok(())
+    };
+    if config.annotations.get(INIT).is_some_and(|v| v == "true") {
+        // `run --init`: this process, the runtime's, stays PID 1 and runs
+        // step 2's init (fork the command, forward signals, reap); the
+        // filter first, so that it covers the init too.
+        if let Some(f) = late {
+            hand_over(f.install()?)?;
+        }
+        return crate::init::run_then(&config.args, chan, &mut pass_preserved);
+    }
+    let err = exec::execvp_then(&config.args, &mut || {
+        pass_preserved()?;
         match late {
             Some(f) => hand_over(f.install()?),
             None => Ok(()),

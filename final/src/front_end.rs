@@ -56,6 +56,10 @@ pub fn build(
     };
     spec["process"]["args"] = json!(command);
     spec["process"]["terminal"] = json!(flags.tty);
+    if flags.init {
+        // step 2's init as PID 1, the command its child (container_init)
+        spec["annotations"][crate::container_init::INIT] = json!("true");
+    }
     let user = flags.privileges.user();
     spec["process"]["user"] = json!({"uid": user.uid, "gid": user.gid});
     spec["process"]["noNewPrivileges"] = json!(!flags.privileges.allow_new_privs);
@@ -137,11 +141,6 @@ pub fn build(
 /// docker flags this runtime has in its list but can't honour: refused,
 /// never ignored.
 fn refuse_unsupported(flags: &RunFlags) -> Result<()> {
-    if flags.init {
-        return Err(Error::BadFlag(
-            "--init: isolab has no init to put into the image (docker mounts its docker-init); run one from the image, e.g. -- /bin/busybox sh, or use the steps' run".into(),
-        ));
-    }
     if flags.limits.stats {
         return Err(Error::BadFlag(
             "--stats is step 5's; for a running container read its cgroup (isolab ps ID, then /proc/PID/cgroup)".into(),

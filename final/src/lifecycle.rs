@@ -582,6 +582,32 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     Ok(())
 }
 
+// ANCHOR: stop
+/// `stop` (docker's word; runc has none): SIGTERM, up to `grace` for the
+/// container to end, then SIGKILL. It stays, stopped, until `delete`.
+pub fn stop(root: &Path, id: &str, grace: std::time::Duration) -> Result<()> {
+    let (_, record) = load(root, id)?;
+    if record.status == Status::Stopped {
+        return Ok(());
+    }
+    kill(root, id, Signal::SIGTERM, false)?;
+    let until = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < until {
+        if load(root, id).is_ok_and(|(_, r)| r.status == Status::Stopped) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    explain::note(&format!("{id} outlived {grace:?} after SIGTERM: SIGKILL"));
+    match kill(root, id, Signal::SIGKILL, true) {
+        Err(Error::Request(m)) if m == "container not running" => {}
+        other => other?,
+    }
+    wait_gone(record.pid, record.start_time);
+    Ok(())
+}
+// ANCHOR_END: stop
+
 /// The `cgroup.procs` files of the container's cgroup, one per hierarchy:
 /// writing a PID there moves that process in (`exec`).
 pub fn cgroup_procs_files(record: &Record) -> Vec<PathBuf> {

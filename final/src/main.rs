@@ -153,6 +153,20 @@ enum Command {
     },
     /// Print what a container of `run -d -- CMD` wrote (stdout and stderr)
     Logs { id: String },
+    /// docker's stop: SIGTERM, then SIGKILL after --time seconds
+    Stop {
+        /// Seconds to wait after SIGTERM
+        #[arg(long, short, default_value_t = 10)]
+        time: u64,
+        id: String,
+    },
+    /// docker's rm: delete stopped containers (running ones with --force)
+    Rm {
+        #[arg(long, short)]
+        force: bool,
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
     /// Freeze every process of a running container (cgroup freezer)
     Pause { id: String },
     /// Thaw a paused container
@@ -390,6 +404,15 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             isolab::resources::update(&cli.root, id, &text).map(|()| 0)
         }
         Command::Logs { id } => isolab::run_command::logs(&cli.root, id).map(|()| 0),
+        Command::Stop { time, id } => {
+            lifecycle::stop(&cli.root, id, std::time::Duration::from_secs(*time)).map(|()| 0)
+        }
+        Command::Rm { force, ids } => {
+            for id in ids {
+                lifecycle::delete(&cli.root, id, *force)?;
+            }
+            Ok(0)
+        }
         Command::Pause { id } => lifecycle::pause(&cli.root, id, true).map(|()| 0),
         Command::Resume { id } => lifecycle::pause(&cli.root, id, false).map(|()| 0),
         Command::Ps { format, id } => {

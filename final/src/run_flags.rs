@@ -119,7 +119,8 @@ pub struct RunFlags {
     #[arg(long, value_name = "NAME", value_parser = crate::uts::validate_hostname, help_heading = "Front end (run -- CMD)")]
     pub hostname: Option<String>,
 
-    /// docker's --init (an init as PID 1): refused, see the message
+    /// An init as PID 1 (step 2's: it forwards signals and reaps), the
+    /// command its child
     #[arg(long, help_heading = "Front end (run -- CMD)")]
     pub init: bool,
 

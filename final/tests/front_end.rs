@@ -376,7 +376,7 @@ fn bad_flags_are_refused_in_one_line() {
         ),
         (vec!["--ulimit", "files=1"], "not a limit"),
         (vec!["--workdir", "tmp"], "absolute"),
-        (vec!["--init"], "no init"),
+        (vec!["--init", "--no-init"], "cannot be used with"),
         (
             vec!["--security-opt", "landlock=default"],
             "no field for it",
@@ -577,4 +577,80 @@ fn a_normal_users_container_does_not_share_the_hosts_network() {
         "the host's network: {text}"
     );
     assert_eq!(lines[1..], ["lo"], "{text}");
+}
+
+/// `--init`: step 2's init is PID 1 and the command its child, so a
+/// SIGTERM to the container reaches a command that has no handler for it
+/// (as PID 1 itself, the kernel would drop it).
+#[test]
+fn init_forwards_signals_to_a_command_that_is_not_pid_1() {
+    require_root();
+    let dir = TempDir::new("front-init");
+    let image = default_image(&dir);
+    let image = image.to_str().unwrap();
+    let root = dir.0.join("root");
+    let root_s = root.to_str().unwrap();
+    let (code, out, err) = front(
+        &dir,
+        &[
+            "--init",
+            "--rootfs",
+            image,
+            "--",
+            "sh",
+            "-c",
+            "echo $$; exit 3",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (3, "2\n"), "{err}");
+    let _gone = [
+        common::DeleteOnDrop {
+            root: root_s,
+            id: "front-init-with",
+        },
+        common::DeleteOnDrop {
+            root: root_s,
+            id: "front-init-without",
+        },
+    ];
+    for (id, init) in [("front-init-with", true), ("front-init-without", false)] {
+        let mut args = vec!["-d", "--name", id, "--rootfs", image];
+        if init {
+            args.push("--init");
+        }
+        args.extend(["--", "sleep", "60"]);
+        let (code, _, err) = front(&dir, &args);
+        assert_eq!(code, 0, "{err}");
+        let (code, _, err) = isolab(&dir, &["--root", root_s, "kill", id, "TERM"]);
+        assert_eq!(code, 0, "{err}");
+        let mut status = Value::Null;
+        for _ in 0..300 {
+            status = state(&dir, root_s, id)["status"].clone();
+            if status == "stopped" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if init {
+            assert_eq!(status, "stopped", "with --init, TERM ends sleep");
+        } else {
+            assert_eq!(status, "running", "sleep as PID 1 ignores TERM");
+            // docker's stop: TERM, a grace period, then KILL
+            let (code, _, err) = isolab(&dir, &["--root", root_s, "stop", "--time", "1", id]);
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(state(&dir, root_s, id)["status"], "stopped");
+        }
+    }
+    let (code, _, err) = isolab(
+        &dir,
+        &[
+            "--root",
+            root_s,
+            "rm",
+            "front-init-with",
+            "front-init-without",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_clean(&dir);
 }
