@@ -87,6 +87,9 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
     let preserved = 3..3 + setup.preserve_fds;
     keep.extend(preserved.clone());
     init::close_inherited_fds(chan, &keep)?;
+    // Into the cgroup's v1 hierarchies by ourselves (cheaper than being
+    // moved: see Cgroup::join_self_v1); the v2 one we were born in.
+    setup.cg.join_self_v1()?;
     chan.wait_parent()?; // sync 0: in our cgroup, our maps written
     if let Some(maps) = setup.maps {
         crate::userns::become_root(maps)?; // uid 0 inside, the mapped id outside

@@ -244,10 +244,33 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         .iter()
         .find(|(_, f, _)| *f == CloneFlags::CLONE_NEWUSER);
     let flags = clone_flags(&config);
-    let child = match userns {
-        None => clone::clone(flags, || child(&setup, &mut child_end))?,
-        Some((fd, _, _)) => clone_in(fd, flags, || child(&setup, &mut child_end))?,
+    // ANCHOR: born_inside
+    // On v2 (or a hybrid host's unified part) the child is born in its
+    // cgroup (clone3's CLONE_INTO_CGROUP): no move, and none of the
+    // milliseconds a move costs (see Cgroup::join_self_v1). The v1
+    // hierarchies the child joins itself, before sync 0.
+    let v2_dir = cg.v2.as_ref().and_then(|d| std::fs::File::open(d).ok());
+    let mut born_inside = false;
+    let child = match (userns, &v2_dir) {
+        (None, Some(dir)) => {
+            use std::os::fd::AsFd;
+            match clone::clone3(flags, dir.as_fd(), || child(&setup, &mut child_end)) {
+                Ok(pid) => {
+                    born_inside = true;
+                    pid
+                }
+                Err(e) => {
+                    explain::note(&format!(
+                        "clone3(CLONE_INTO_CGROUP): {e}: clone(2), then the PID into cgroup.procs"
+                    ));
+                    clone::clone(flags, || child(&setup, &mut child_end))?
+                }
+            }
+        }
+        (None, None) => clone::clone(flags, || child(&setup, &mut child_end))?,
+        (Some((fd, _, _)), _) => clone_in(fd, flags, || child(&setup, &mut child_end))?,
     };
+    // ANCHOR_END: born_inside
     drop(child_end);
     undo.child = Some(child);
     if let Some(maps) = &maps {
@@ -257,7 +280,9 @@ pub fn create(root: &Path, id: &str, opts: &CreateOpts) -> Result<Pid> {
         // The joined namespace's container root opens the start FIFO.
         chown_to_root_of(&fifo.0, child.as_raw())?;
     }
-    cg.join(child.as_raw())?;
+    if !born_inside {
+        cg.join_v2(child.as_raw())?;
+    }
     runtime.parent_done()?; // sync 0
     // ANCHOR: idmapped
     // Idmapped binds: only the host's root may make them, so the runtime

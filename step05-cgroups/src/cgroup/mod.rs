@@ -397,6 +397,32 @@ impl Cgroup {
     }
     // ANCHOR_END: join
 
+    // ANCHOR: join_self
+    /// In the container's process: move the calling thread into the v1
+    /// hierarchies by writing `0` ("myself") to each one's `tasks`. A PID
+    /// written to `cgroup.procs` takes the kernel's global
+    /// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+    /// period: milliseconds, the largest single cost of a start on v1. A
+    /// thread that moves itself can't exit or exec meanwhile, so the kernel
+    /// skips that lock; and in a single-threaded process the thread is the
+    /// process. (v2 has no such path between cgroups: there the runtime
+    /// clones the child straight in, see clone3's CLONE_INTO_CGROUP.)
+    pub fn join_self_v1(&self) -> Result<()> {
+        for (_, dir) in &self.v1 {
+            write(dir, "tasks", "0")?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: join_self
+
+    /// Move `pid` into the v2 cgroup only (the v1 part joined itself).
+    pub fn join_v2(&self, pid: i32) -> Result<()> {
+        if let Some(dir) = &self.v2 {
+            write(dir, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
     /// What the cgroup measured.
     pub fn stats(&self) -> Stats {
         match self.version {
