@@ -126,6 +126,13 @@ pub fn stats(dirs: &Dirs) -> Stats {
 /// v1 has no cgroup.kill: freeze the group so nothing can fork, SIGKILL
 /// every task, thaw so the signals are delivered.
 pub fn freeze_and_kill(dirs: &Dirs, all: &[&Path]) {
+    // An empty group (the usual end: the command exited, and with it every
+    // task of its PID namespace) needs no freezing, and freezing is not
+    // free: the first frozen cgroup flips a static key, which patches the
+    // kernel's code on every CPU (about a millisecond, for nothing).
+    if all.iter().all(|d| super::procs(d).is_empty()) {
+        return;
+    }
     let freezer = dirs.freezer.as_deref();
     if let Some(f) = freezer {
         let _ = write(f, "freezer.state", "FROZEN");
