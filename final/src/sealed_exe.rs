@@ -9,12 +9,19 @@
 //! reopen the fd for writing: the host's runtime binary, overwritten from
 //! inside a container, runs next as root on the host.
 //!
-//! So before anything else these commands copy the binary into a memfd,
-//! seal it against every change (F_SEAL_WRITE, _GROW, _SHRINK, and _SEAL
-//! so the seals stay), and re-exec from it. /proc/PID/exe then names a
-//! file no one can write. runc and crun do the same (runc's
-//! `libcontainer/exeseal`, crun's `cloned_binary.c`); the copy costs one
-//! read of the binary's loaded part from the page cache per command.
+//! So before anything else these commands re-exec from a file no one can
+//! write, which /proc/PID/exe then names:
+//!
+//! - as root, the binary seen through a read-only overlayfs mount that is
+//!   never attached anywhere (fsopen/fsmount): an overlay without an upper
+//!   layer refuses every write with EROFS, and nothing is copied;
+//! - otherwise (a normal user may not mount), a memfd copy of the binary,
+//!   sealed against every change (F_SEAL_WRITE, _GROW, _SHRINK, and _SEAL
+//!   so the seals stay). The copy costs milliseconds per command: the
+//!   binary's loaded part read into fresh memory, and freed again.
+//!
+//! runc does the same, in that order (its `libcontainer/exeseal`: overlayfs
+//! first, then a memfd); crun copies (`cloned_binary.c`).
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -32,12 +39,22 @@ const SEALS: libc::c_int =
 pub fn ensure() -> Result<()> {
     let exe = std::fs::File::open("/proc/self/exe")
         .map_err(|e| Error::io("opening /proc/self/exe", e))?;
-    // SAFETY: fcntl(2) on an fd we own; a regular file answers EINVAL.
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    if seals >= 0 && seals & SEALS == SEALS {
-        return name_after_argv0(); // the copy: its comm is the fd's number
+    if unwritable(&exe) {
+        return name_after_argv0(); // the re-exec: its comm is the fd's number
     }
-    let memfd = copy_sealed(&exe)?;
+    let view = if crate::pseudofs::real_root() {
+        overlay_view().inspect_err(|e| {
+            explain::note(&format!(
+                "read-only overlay view: {e}: a sealed copy instead"
+            ));
+        })
+    } else {
+        Err(Error::Request("not root".into()))
+    };
+    let memfd = match view {
+        Ok(fd) => fd,
+        Err(_) => copy_sealed(&exe)?,
+    };
     let argv = to_c(std::env::args_os())?;
     let argv_p: Vec<*const libc::c_char> = argv
         .iter()
@@ -47,7 +64,7 @@ pub fn ensure() -> Result<()> {
     unsafe extern "C" {
         static environ: *const *const libc::c_char;
     }
-    explain::syscall("execveat(memfd:isolab, \"\", AT_EMPTY_PATH)", 0);
+    explain::syscall("execveat(sealed isolab, \"\", AT_EMPTY_PATH)", 0);
     // SAFETY: a NUL-terminated array of pointers into `argv`, which
     // outlives the call, and the environment exactly as it is (single
     // threaded: nothing changes it meanwhile); on success no return.
@@ -67,6 +84,132 @@ pub fn ensure() -> Result<()> {
     ))
 }
 // ANCHOR_END: ensure
+
+/// The file this process runs can't be written by anyone: a sealed memfd,
+/// or a file of a read-only overlayfs (this module's two ways).
+fn unwritable(exe: &std::fs::File) -> bool {
+    // SAFETY: fcntl(2) on an fd we own; a regular file answers EINVAL.
+    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+    if seals >= 0 && seals & SEALS == SEALS {
+        return true;
+    }
+    let fs = nix::sys::statfs::fstatfs(exe);
+    let vfs = nix::sys::statvfs::fstatvfs(exe);
+    matches!((fs, vfs), (Ok(fs), Ok(vfs))
+        if fs.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC
+            && vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}
+
+// ANCHOR: overlay_view
+/// The binary through an overlayfs of two lower layers and no upper one,
+/// which makes it read-only: on top an empty tmpfs (overlay wants two
+/// layers at least, and this one needs no directory on disk: it is named
+/// by its fd), below the binary's directory. Both mounts are made with
+/// the new mount API and never attached to the tree; the file opened from
+/// the overlay keeps it alive, and the kernel frees it with the process.
+fn overlay_view() -> Result<OwnedFd> {
+    let path =
+        std::fs::read_link("/proc/self/exe").map_err(|e| Error::io("reading /proc/self/exe", e))?;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Error::Request(format!("{}: no directory", path.display())));
+    };
+    let dir = dir.to_string_lossy();
+    if dir.contains([',', ':', '\\']) || !path.exists() {
+        return Err(Error::Request(format!(
+            "{}: not a path overlay options can carry",
+            path.display()
+        )));
+    }
+    let empty = new_mount("tmpfs", &[("size", "4k")], MOUNT_ATTR_RDONLY)?;
+    let lower = format!("/proc/self/fd/{}:{dir}", empty.as_raw_fd());
+    let view = new_mount(
+        "overlay",
+        &[("lowerdir", &lower)],
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    )?;
+    let name = CString::new(name.as_encoded_bytes().to_vec())
+        .map_err(|_| Error::Request("a NUL in the binary's name".into()))?;
+    // SAFETY: openat(2) below a mount fd we own, with a NUL-terminated name.
+    let fd = unsafe {
+        libc::openat(
+            view.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(Error::syscall(
+            "openat(overlay view, isolab)",
+            nix::errno::Errno::last(),
+        ));
+    }
+    explain::syscall(
+        &format!("fsopen(\"overlay\") + fsconfig(lowerdir={lower}) + fsmount(MOUNT_ATTR_RDONLY)"),
+        fd,
+    );
+    // SAFETY: a fresh fd no one else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+// ANCHOR_END: overlay_view
+
+const MOUNT_ATTR_RDONLY: u32 = 0x1;
+const MOUNT_ATTR_NOSUID: u32 = 0x2;
+const MOUNT_ATTR_NODEV: u32 = 0x4;
+
+/// fsopen(2), fsconfig(2) for each option and to create, fsmount(2): a
+/// mount of `fstype` that belongs to no mount tree.
+fn new_mount(fstype: &str, options: &[(&str, &str)], attrs: u32) -> Result<OwnedFd> {
+    let c = |s: &str| CString::new(s).map_err(|_| Error::Request(format!("a NUL in {s:?}")));
+    let fail = |what: String| Error::syscall(what, nix::errno::Errno::last());
+    let kind = c(fstype)?;
+    // SAFETY: fsopen with a NUL-terminated name and FSOPEN_CLOEXEC.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, kind.as_ptr(), 1u32) } as i32;
+    if fs < 0 {
+        return Err(fail(format!("fsopen({fstype:?})")));
+    }
+    // SAFETY: the fd fsopen just returned.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs) };
+    const FSCONFIG_SET_STRING: u32 = 1;
+    const FSCONFIG_CMD_CREATE: u32 = 6;
+    for (key, value) in options {
+        let (k, v) = (c(key)?, c(value)?);
+        // SAFETY: fsconfig on our fs context with NUL-terminated strings.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                k.as_ptr(),
+                v.as_ptr(),
+                0,
+            )
+        };
+        if rc < 0 {
+            return Err(fail(format!("fsconfig({fstype}, {key}={value})")));
+        }
+    }
+    // SAFETY: as above, the create command takes no key or value.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(fail(format!("fsconfig({fstype}, FSCONFIG_CMD_CREATE)")));
+    }
+    // SAFETY: fsmount of our context, FSMOUNT_CLOEXEC.
+    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), 1u32, attrs) } as i32;
+    if mnt < 0 {
+        return Err(fail(format!("fsmount({fstype})")));
+    }
+    // SAFETY: the fd fsmount just returned.
+    Ok(unsafe { OwnedFd::from_raw_fd(mnt) })
+}
 
 /// The binary's bytes in a new memfd, sealed. Close-on-exec: the kernel
 /// holds the file it executes without the fd.
