@@ -90,7 +90,14 @@ fn bench(args: &Args) -> Result<(), String> {
     let bin_dir = isolab_book::transcript::bin_dir()?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let hybrid = private_mounts()?;
-    let work = std::env::temp_dir().join(format!("isolab-bench-{}", std::process::id()));
+    // State roots on /run, a tmpfs, where runtimes keep their state for
+    // real (runc /run/runc, isolab /run/isolab): not a disk's journal.
+    let base = if Path::new("/run").is_dir() {
+        PathBuf::from("/run")
+    } else {
+        std::env::temp_dir()
+    };
+    let work = base.join(format!("isolab-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let result = measure_all(args, &bin_dir, &me, &work, hybrid);
     let _ = std::fs::remove_dir_all(&work);
