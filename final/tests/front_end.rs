@@ -613,12 +613,18 @@ fn init_forwards_signals_to_a_command_that_is_not_pid_1() {
             id: "front-init-without",
         },
     ];
+    // A command with no TERM handler in any image (busybox's sleep has
+    // one): the tests' static helper, waiting for a connection.
+    let helper = format!(
+        "{}:/netcheck:ro",
+        common::static_helper("netcheck").display()
+    );
     for (id, init) in [("front-init-with", true), ("front-init-without", false)] {
-        let mut args = vec!["-d", "--name", id, "--rootfs", image];
+        let mut args = vec!["-d", "--name", id, "--rootfs", image, "-v", &helper];
         if init {
             args.push("--init");
         }
-        args.extend(["--", "sleep", "60"]);
+        args.extend(["--", "/netcheck", "listen", "7000"]);
         let (code, _, err) = front(&dir, &args);
         assert_eq!(code, 0, "{err}");
         let (code, _, err) = isolab(&dir, &["--root", root_s, "kill", id, "TERM"]);
@@ -634,9 +640,9 @@ fn init_forwards_signals_to_a_command_that_is_not_pid_1() {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         if init {
-            assert_eq!(status, "stopped", "with --init, TERM ends sleep");
+            assert_eq!(status, "stopped", "with --init, TERM ends the command");
         } else {
-            assert_eq!(status, "running", "sleep as PID 1 ignores TERM");
+            assert_eq!(status, "running", "as PID 1 the command never sees TERM");
             // docker's stop: TERM, a grace period, then KILL
             let (code, _, err) = isolab(&dir, &["--root", root_s, "stop", "--time", "1", id]);
             assert_eq!(code, 0, "{err}");
