@@ -15,24 +15,13 @@ use step01_clone::testing::{TempDir, require_root};
 /// secret in its own environment that must not reach the container.
 fn front(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
     let root = dir.0.join("root");
-    let out = dir.0.join(".out");
-    let err = dir.0.join(".err");
-    let status = Command::new(BIN)
-        .arg("--root")
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--root")
         .arg(&root)
         .arg("run")
         .args(args)
-        .env("HOST_SECRET", "leaked")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .status()
-        .unwrap();
-    (
-        status.code().unwrap_or(-1),
-        std::fs::read_to_string(out).unwrap_or_default(),
-        std::fs::read_to_string(err).unwrap_or_default(),
-    )
+        .env("HOST_SECRET", "leaked");
+    common::captured(dir, &mut cmd)
 }
 
 /// Nothing of the front end's under the root, and no mount of it.
@@ -437,13 +426,7 @@ fn a_killed_runtime_is_swept_by_the_next_run() {
         "the layer should still be mounted"
     );
     std::fs::write(out.join("stop"), "").unwrap();
-    for _ in 0..3000 {
-        if state(&dir, root_s, "victim")["status"] == "stopped" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert_eq!(state(&dir, root_s, "victim")["status"], "stopped");
+    common::wait_stopped(&dir, root_s, "victim");
     let (code, _, err) = front(&dir, &["--rootfs", image, "--", "true"]);
     assert_eq!(code, 0, "{err}");
     assert_clean(&dir);
@@ -510,12 +493,7 @@ fn a_detached_containers_output_is_in_its_log() {
         ],
     );
     assert_eq!((code, out.as_str()), (0, "front-logs\n"), "{err}");
-    for _ in 0..3000 {
-        if state(&dir, root_s, "front-logs")["status"] == "stopped" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    common::wait_stopped(&dir, root_s, "front-logs");
     let (code, log, err) = isolab(&dir, &["--root", root_s, "logs", "front-logs"]);
     assert_eq!((code, log.as_str()), (0, "to-stdout\nto-stderr\n"), "{err}");
     let (code, _, err) = isolab(&dir, &["--root", root_s, "delete", "front-logs"]);

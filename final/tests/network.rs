@@ -108,24 +108,12 @@ fn require_nft() {
 
 /// `isolab --root DIR/root run ARGS` inside `ns`: (status, stdout, stderr).
 fn run_in(ns: &NetNs, dir: &TempDir, args: &[&str]) -> (i32, String, String) {
-    let out = dir.0.join(format!(".out-{}", std::process::id()));
-    let err = dir.0.join(format!(".err-{}", std::process::id()));
-    let status = ns
-        .command(BIN)
-        .arg("--root")
+    let mut cmd = ns.command(BIN);
+    cmd.arg("--root")
         .arg(dir.0.join("root"))
         .arg("run")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .status()
-        .unwrap();
-    (
-        status.code().unwrap_or(-1),
-        std::fs::read_to_string(out).unwrap_or_default(),
-        std::fs::read_to_string(err).unwrap_or_default(),
-    )
+        .args(args);
+    common::captured(dir, &mut cmd)
 }
 
 /// `isolab delete --force ID` inside `ns`: the network is released in the
@@ -408,12 +396,7 @@ fn a_killed_runtimes_network_is_swept_by_the_next_run() {
     runtime.kill().unwrap();
     runtime.wait().unwrap();
     std::fs::write(out.join("stop"), "").unwrap();
-    for _ in 0..3000 {
-        if state(&dir, root_s, "net-victim")["status"] == "stopped" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    common::wait_stopped(&dir, root_s, "net-victim");
     // the container is gone, its network is not
     assert!(ns.nft_tables().contains("isolab"));
     let (code, _, err) = run_in(&ns, &dir, &["--rootfs", image, "--", "true"]);

@@ -19,10 +19,15 @@ pub fn isolab(dir: &TempDir, args: &[&str]) -> (i32, String, String) {
 
 /// [`isolab`] with another copy of the binary (one a test may attack).
 pub fn isolab_at(bin: &Path, dir: &TempDir, args: &[&str]) -> (i32, String, String) {
+    captured(dir, Command::new(bin).args(args))
+}
+
+/// Run `cmd` with stdin from /dev/null and stdout and stderr to files in
+/// `dir`: (exit status, stdout, stderr).
+pub fn captured(dir: &TempDir, cmd: &mut Command) -> (i32, String, String) {
     let out = dir.0.join(".stdout");
     let err = dir.0.join(".stderr");
-    let status = Command::new(bin)
-        .args(args)
+    let status = cmd
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())
@@ -33,6 +38,17 @@ pub fn isolab_at(bin: &Path, dir: &TempDir, args: &[&str]) -> (i32, String, Stri
         std::fs::read_to_string(out).unwrap_or_default(),
         std::fs::read_to_string(err).unwrap_or_default(),
     )
+}
+
+/// Wait (up to 30 s) until container `id` under `root` has stopped.
+pub fn wait_stopped(dir: &TempDir, root: &str, id: &str) {
+    for _ in 0..3000 {
+        if state(dir, root, id)["status"] == "stopped" {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("container {id} never stopped");
 }
 
 /// A bundle in `dir`: the default config with `script` as the command,
