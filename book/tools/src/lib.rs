@@ -4,9 +4,12 @@
 //!   running the real step binaries, and re-run by the tests to catch drift.
 //! - [`profile`]: the facts of the recording machine, kept beside the
 //!   transcripts, so a check on another kind of machine knows what differs.
+//! - [`escapes`]: the escape matrix, every attack in every step, recorded
+//!   into an appendix and re-run by the tests.
 //! - [`includes`]: every `{{#include file:anchor}}` in the book must name a
 //!   file and anchor that exist (mdBook would silently include nothing).
 
+pub mod escapes;
 pub mod includes;
 pub mod profile;
 pub mod redact;
@@ -41,4 +44,17 @@ pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Is this process root (effective uid 0)? The privileged tests say so
+/// loudly when not.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
 }

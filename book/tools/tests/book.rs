@@ -16,7 +16,7 @@ fn every_include_resolves() {
 #[test]
 fn transcripts_have_not_drifted() {
     assert!(
-        nix_is_root(),
+        isolab_book::is_root(),
         "PRIVILEGED TEST RUN WITHOUT ROOT: transcripts run the step binaries, which need root"
     );
     let bin_dir = transcript::bin_dir().expect("step binaries built");
@@ -50,15 +50,4 @@ fn every_transcript_is_included_somewhere() {
             "{rel} is recorded but no chapter includes it"
         );
     }
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }
