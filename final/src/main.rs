@@ -449,7 +449,17 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             isolab::cli::outln(&text);
             Ok(0)
         }
-        Command::Tools(tools) => tools.run(),
+        Command::Tools(tools) => {
+            use isolab::filter_tools::Tools as Filter;
+            use isolab::layer_tools::Tools as Layer;
+            use isolab::privilege_tools::Tools as Privilege;
+            if let Filter::Base(Privilege::Base(Layer::Cleanup { .. })) = tools {
+                // the front end's bundles under --root whose runtime was
+                // killed, before the steps' cleanup of layers and cgroups
+                isolab::run_command::sweep(&cli.root);
+            }
+            tools.run()
+        }
     }
 }
 

@@ -108,16 +108,21 @@ fn set_up(
     detach: bool,
 ) -> Result<Option<std::net::Ipv4Addr>> {
     let io = |e| Error::io(format!("writing {}", bundle.display()), e);
-    std::fs::create_dir_all(bundle).map_err(io)?;
     // who made it, so that a start after this runtime was killed can
-    // sweep what it left
+    // sweep what it left. The bundle appears with its owner already in it
+    // (made under a name of this runtime's, then renamed): another run's
+    // sweep must never see a bundle without one, or it takes the bundle
+    // for a killed runtime's and removes it (the chaos run found that).
     let me = std::process::id() as i32;
+    let started = crate::container::start_time(me).unwrap_or(0);
+    let making = root.join(format!(".new-{me}-{started}"));
     let owner = format!(
-        "{me} {} {}",
-        crate::container::start_time(me).unwrap_or(0),
+        "{me} {started} {}",
         if detach { "detached" } else { "foreground" }
     );
-    std::fs::write(bundle.join("owner"), owner).map_err(io)?;
+    std::fs::create_dir_all(&making).map_err(io)?;
+    std::fs::write(making.join("owner"), owner).map_err(io)?;
+    std::fs::rename(&making, bundle).map_err(io)?;
     std::fs::write(bundle.join("config.json"), plan.spec.to_string()).map_err(io)?;
     if let Some(image) = &plan.overlay_of {
         let layers = Layers::under(bundle);
@@ -179,16 +184,59 @@ pub fn teardown(root: &Path, id: &str) {
 }
 // ANCHOR_END: teardown
 
+/// The cgroup a container of `bundle`'s config.json would have (with the
+/// processes in it, killed: an init whose runtime died mid-create).
+fn remove_cgroup(bundle: &Path, id: &str) {
+    let config: serde_json::Value = std::fs::read_to_string(bundle.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let path = config["linux"]["cgroupsPath"].as_str();
+    if let (Ok(name), Ok(layout)) = (
+        crate::cgroups_path::resolve(path, false, id),
+        crate::cgroup::Layout::detect(),
+    ) {
+        crate::cgroup_sweep::remove_named(&layout, &name);
+    }
+}
+
 /// What front-end runs left when their runtime was killed: a bundle whose
-/// container was never created, or a foreground container (its runtime
-/// would have deleted it) that has stopped. A detached one stays until
-/// `isolab delete`, as docker's stays until `docker rm`.
-fn sweep(root: &Path) {
+/// container was never created (and its cgroup), a foreground container
+/// (its runtime would have deleted it) that has stopped or was never
+/// started, a state file half written. A detached one stays until
+/// `isolab delete`, as docker's stays until `docker rm`. Every `run`
+/// sweeps first, and so does `isolab cleanup`.
+pub fn sweep(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(pid) = name
+            .strip_suffix(".tmp")
+            .and_then(|n| n.rsplit('.').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            // a state file a killed runtime was writing (lifecycle's
+            // `.ID.PID.tmp`): kill(pid, 0) says whether it still may be
+            if name.starts_with('.')
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                    == Err(nix::errno::Errno::ESRCH)
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+            continue;
+        }
+        if let Some(making) = name.strip_prefix(".new-") {
+            // a runtime killed between making its bundle and naming it
+            let (pid, started) = making.split_once('-').unwrap_or_default();
+            if let (Ok(pid), Ok(started)) = (pid.parse(), started.parse())
+                && !crate::oci_state::alive(pid, started)
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+            continue;
+        }
         let Some(id) = name.strip_prefix(".bundle-") else {
             continue;
         };
@@ -204,10 +252,21 @@ fn sweep(root: &Path) {
             continue; // its runtime is at work
         }
         match lifecycle::load(root, id) {
-            Err(_) if !root.join(id).exists() => teardown(root, id),
+            Err(_) if !root.join(id).exists() => {
+                // killed before the container's state was written: the
+                // cgroup `create` may have made goes too (its undo never
+                // ran; the chaos run found such cgroups left)
+                remove_cgroup(&entry.path(), id);
+                teardown(root, id)
+            }
+            // stopped, or created and never started (its init waits on
+            // exec.fifo for a `start` no one will send)
             Ok((_, record))
                 if words.get(2) == Some(&"foreground")
-                    && record.status == crate::oci_state::Status::Stopped =>
+                    && matches!(
+                        record.status,
+                        crate::oci_state::Status::Stopped | crate::oci_state::Status::Created
+                    ) =>
             {
                 crate::explain::note(&format!("sweeping {id}: its runtime was killed"));
                 let _ = lifecycle::delete(root, id, true);
