@@ -269,7 +269,15 @@ pub fn run(setup: &Setup, chan: &mut ChildEnd) -> Result<i32> {
         if let Some(f) = late {
             hand_over(f.install()?)?;
         }
-        return crate::init::run_then(&config.args, chan, &mut pass_preserved);
+        return crate::init::run_then(&config.args, chan, &mut pass_preserved).inspect_err(|e| {
+            // After `start` no runtime reads the channel: the reason goes
+            // to the container's stderr, where its user looks.
+            let hint = match e.to_string().contains("EAGAIN") {
+                true => ": no room for the command beside the init (raise --pids-limit)",
+                false => "",
+            };
+            eprintln!("isolab: {e}{hint}");
+        });
     }
     let err = exec::execvp_then(&config.args, &mut || {
         pass_preserved()?;

@@ -120,9 +120,13 @@ fn set_up(
         "{me} {started} {}",
         if detach { "detached" } else { "foreground" }
     );
-    std::fs::create_dir_all(&making).map_err(io)?;
-    std::fs::write(making.join("owner"), owner).map_err(io)?;
-    std::fs::rename(&making, bundle).map_err(io)?;
+    let made = std::fs::create_dir_all(&making)
+        .and_then(|()| std::fs::write(making.join("owner"), owner))
+        .and_then(|()| std::fs::rename(&making, bundle));
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&making); // a full disk, say
+        return Err(io(e));
+    }
     std::fs::write(bundle.join("config.json"), plan.spec.to_string()).map_err(io)?;
     if let Some(image) = &plan.overlay_of {
         let layers = Layers::under(bundle);

@@ -139,6 +139,25 @@ pub fn run_script(
     )
 }
 
+/// Nothing of the front end's under `root` (a state root), and no mount
+/// below it.
+pub fn assert_clean(root: &Path) {
+    let left: Vec<String> = std::fs::read_dir(root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n != ".network")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left under the root: {left:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&root.display().to_string()),
+        "a mount is left: {mounts}"
+    );
+}
+
 pub fn cgroup_exists(id: &str) -> bool {
     let name = format!("isolab-{id}");
     let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];

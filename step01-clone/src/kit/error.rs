@@ -65,11 +65,20 @@ pub enum Error {
     #[error("interrupted by {0} before the command ran: the container was removed")]
     Interrupted(nix::sys::signal::Signal),
     /// A read or write that is not a syscall of interest.
-    #[error("{what}: {source}")]
+    #[error("{what}: {source}{}", full_hint(source))]
     Io {
         what: String,
         source: std::io::Error,
     },
+}
+
+/// ENOSPC's fix, said once for every write that meets it.
+fn full_hint(e: &std::io::Error) -> &'static str {
+    if e.raw_os_error() == Some(libc::ENOSPC) {
+        ": that file system is full: free space on it, or keep state elsewhere (--root, --state-dir)"
+    } else {
+        ""
+    }
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {
