@@ -2,7 +2,7 @@
 //! line per attack on what holds it, and the machine it was recorded on.
 
 use super::columns::COLUMNS;
-use super::{Matrix, isolab_column};
+use super::{Matrix, NOT_RUN, isolab_column};
 use crate::profile::Profile;
 
 /// The markdown of `book/src/appendix/escape-matrix.md`.
@@ -23,7 +23,7 @@ pub fn markdown(m: &Matrix, machine: &Profile) -> String {
          each step stops what it stops, is in the chapters; this page is the record.\n\n",
         m.rows.len()
     ));
-    s.push_str("**✗** escaped, **·** blocked, **✓** blocked here first (the step's own mechanism held it, and held it from here to `isolab`).\n\n");
+    s.push_str("**✗** escaped, **·** blocked, **–** not run here, **✓** blocked here first (the step's own mechanism held it, and held it from here to `isolab`).\n\n");
     s.push_str("| attack |");
     for c in COLUMNS {
         s.push_str(&format!(" {} |", c.name));
@@ -37,7 +37,9 @@ pub fn markdown(m: &Matrix, machine: &Profile) -> String {
         let holder = row.held_by();
         s.push_str(&format!("| `{}` |", row.name));
         for (i, cell) in row.cells.iter().enumerate() {
-            let mark = if cell.escaped {
+            let mark = if cell.detail.starts_with(NOT_RUN) {
+                "–"
+            } else if cell.escaped {
                 "✗"
             } else if Some(i) == holder {
                 "✓"
@@ -83,7 +85,16 @@ pub fn markdown(m: &Matrix, machine: &Profile) -> String {
         .map(|r| format!("`{}` ({})", r.name, escape(&r.cells[rootless].detail)))
         .collect();
     s.push_str("\n## The normal user's column\n\n");
-    if open.is_empty() {
+    if let Some(why) = m
+        .rows
+        .first()
+        .and_then(|r| r.cells[rootless].detail.strip_prefix(NOT_RUN))
+    {
+        s.push_str(&format!(
+            "It did not run on this machine: {}\n",
+            escape(why)
+        ));
+    } else if open.is_empty() {
         s.push_str("A normal user's `isolab` holds every attack too.\n");
     } else {
         s.push_str(&format!(
