@@ -25,6 +25,10 @@ pub struct Plan {
     /// The image under a writable overlay layer of this container's own
     /// (not --read-only, and root: a normal user can't mount one here).
     pub overlay_of: Option<PathBuf>,
+    /// Where the container's writes land (the layer's upper and work
+    /// directories, -d's log): on the disk of the images, never under the
+    /// state root, which is /run's RAM (see [`layer_dir`]).
+    pub layer_dir: PathBuf,
     pub network: crate::network_mode::NetworkMode,
     pub publish: Vec<crate::publish::Publish>,
 }
@@ -48,7 +52,8 @@ pub fn build(
         )
     });
     let mut spec = crate::default_spec::default_spec(ids);
-    let image = crate::rootfs::choose(flags.rootfs.as_deref(), &crate::state::State::new(None))?;
+    let state = crate::state::State::new(flags.state_dir.as_deref());
+    let image = crate::rootfs::choose(flags.rootfs.as_deref(), &state)?;
     let overlay_of = (!flags.read_only && !rootless).then(|| image.clone());
     spec["root"] = match overlay_of {
         Some(_) => json!({"path": bundle.join("merged"), "readonly": false}),
@@ -132,11 +137,31 @@ pub fn build(
         id: id.to_string(),
         spec,
         overlay_of,
+        layer_dir: layer_dir(&state, root, id),
         network,
         publish,
     })
 }
 // ANCHOR_END: build
+
+/// `<lib>/layers/<ROOT>-<ID>`: the state root (/run/isolab, a tmpfs on
+/// most machines) holds no container's files, or a container could fill
+/// the host's memory through them (docker keeps its layers and logs on
+/// /var/lib too). ROOT, a hash of the state root's path, keeps apart two
+/// roots' containers of the same name. Not step 4's `<lib>/containers`,
+/// whose stale sweep would take them for its own.
+fn layer_dir(state: &crate::state::State, root: &Path, id: &str) -> PathBuf {
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    // FNV-1a: stable across runs and builds, unlike std's hasher.
+    let hash = root
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+    state.lib.join("layers").join(format!("{hash:016x}-{id}"))
+}
 
 /// docker flags this runtime has in its list but can't honour: refused,
 /// never ignored.

@@ -5,6 +5,7 @@
 //! (an overlay of the image, as docker's overlay2 driver makes one) before
 //! `create`, and its network between `create` and `start`.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -69,7 +70,7 @@ pub fn run(
             console_socket: flags.tty.then_some(console),
             // -d: the container writes to a log of its own (`isolab
             // logs`), not to the terminal it was started from
-            output: detach.then(|| bundle.join("log")),
+            output: detach.then(|| plan.layer_dir.join("log")),
             ..opts.clone()
         };
         // 1. create: namespaces, mounts, cgroup; the process waits.
@@ -122,14 +123,23 @@ fn set_up(
     );
     let made = std::fs::create_dir_all(&making)
         .and_then(|()| std::fs::write(making.join("owner"), owner))
+        .and_then(|()| {
+            let layer = plan.layer_dir.as_os_str().as_encoded_bytes();
+            std::fs::write(making.join(LAYER), layer)
+        })
         .and_then(|()| std::fs::rename(&making, bundle));
     if let Err(e) = made {
         let _ = std::fs::remove_dir_all(&making); // a full disk, say
         return Err(io(e));
     }
     std::fs::write(bundle.join("config.json"), plan.spec.to_string()).map_err(io)?;
+    std::fs::create_dir_all(&plan.layer_dir)
+        .map_err(|e| Error::io(format!("creating {}", plan.layer_dir.display()), e))?;
     if let Some(image) = &plan.overlay_of {
-        let layers = Layers::under(bundle);
+        let layers = Layers {
+            merged: bundle.join("merged"),
+            ..Layers::under(&plan.layer_dir)
+        };
         layers.create()?;
         crate::overlay::mount_overlay(image, &layers)?;
     }
@@ -143,7 +153,9 @@ fn set_up(
 /// `isolab logs ID`: what a container of `run -d -- CMD` wrote.
 pub fn logs(root: &Path, id: &str) -> Result<()> {
     lifecycle::load(root, id)?;
-    let log = command_bundle(root, id).join("log");
+    let log = layer_of(&command_bundle(root, id))
+        .unwrap_or_default()
+        .join("log");
     let mut file = std::fs::File::open(&log).map_err(|_| {
         Error::Request(format!(
             "container {id} has no log: only `isolab run -d -- CMD` keeps one (an engine's container writes where its engine says)"
@@ -178,6 +190,9 @@ pub fn teardown(root: &Path, id: &str) {
     // hold the mount; the kernel lets go of it when it is done.
     match nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {
+            if let Some(layer) = layer_of(&bundle) {
+                let _ = std::fs::remove_dir_all(layer);
+            }
             let _ = std::fs::remove_dir_all(&bundle);
         }
         Err(e) => crate::cli::warn(&format!(
@@ -187,6 +202,18 @@ pub fn teardown(root: &Path, id: &str) {
     }
 }
 // ANCHOR_END: teardown
+
+/// The bundle's file that names its layer directory.
+const LAYER: &str = "layer";
+
+/// The layer directory a bundle names: only a `<lib>/layers/<name>` one
+/// (the file is ours, but a path is checked before a recursive remove).
+fn layer_of(bundle: &Path) -> Option<std::path::PathBuf> {
+    let text = std::fs::read(bundle.join(LAYER)).ok()?;
+    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&text));
+    let in_layers = path.parent().and_then(|p| p.file_name()) == Some("layers".as_ref());
+    (path.is_absolute() && in_layers && !text.contains(&b'\n')).then_some(path)
+}
 
 /// The cgroup a container of `bundle`'s config.json would have (with the
 /// processes in it, killed: an init whose runtime died mid-create).

@@ -19,6 +19,11 @@ pub struct RunFlags {
     #[arg(long, value_name = "DIR|NAME", help_heading = "Front end (run -- CMD)")]
     pub rootfs: Option<String>,
 
+    /// Keep images and the container's writable layer (and -d's log) under
+    /// DIR instead of /var/lib/isolab (a normal user's: ~/.local/share/isolab)
+    #[arg(long, value_name = "DIR", help_heading = "Front end (run -- CMD)")]
+    pub state_dir: Option<PathBuf>,
+
     /// Set KEY=VALUE in the container (KEY alone passes your value); the
     /// container gets none of the caller's environment otherwise
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = crate::environ::parse_entry, help_heading = "Front end (run -- CMD)")]

@@ -56,8 +56,9 @@ impl Drop for SmallDisk {
     }
 }
 
-/// The container's layer fills its disk: the command meets ENOSPC and
-/// says so, the layer goes with the container. A disk already full stops
+/// The container's layer fills its disk (the images' disk, here a small
+/// tmpfs given as --state-dir): the command meets ENOSPC and says so, the
+/// layer goes with the container. A disk already full stops
 /// `run` itself, in one line that names the fix.
 #[test]
 fn a_full_disk_ends_in_one_line_and_leaves_nothing() {
@@ -67,17 +68,32 @@ fn a_full_disk_ends_in_one_line_and_leaves_nothing() {
     let image = image.to_str().unwrap();
     let disk = SmallDisk::new(&dir, "4m");
     let root = disk.0.join("root");
-    let script = "cat /dev/zero > /fill; echo wrote=$?; exit 3";
+    // The layer lives with the images (--state-dir), not under the root.
+    let lib = disk.0.join("lib");
+    let lib = lib.to_str().unwrap();
+    // 64 MB at most, should the layer ever land on another disk.
+    let script = "head -c 64000000 /dev/zero > /fill; echo wrote=$?; exit 3";
     let (code, out, err) = run(
         &dir,
         &root,
         "fault-full-a",
-        &["--rootfs", image, "--", "sh", "-c", script],
+        &[
+            "--state-dir",
+            lib,
+            "--rootfs",
+            image,
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
     );
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.contains("wrote=1"), "{out}");
     assert!(err.contains("No space left"), "{err}");
     assert_clean(&root);
+    let layers = std::fs::read_dir(disk.0.join("lib/layers")).map_or(0, |d| d.count());
+    assert_eq!(layers, 0, "a layer is left under {lib}/layers");
     assert!(!cgroup_exists("fault-full-a"));
     assert!(disk.free_fraction() > 0.9, "the layer's files stayed");
 
@@ -91,7 +107,7 @@ fn a_full_disk_ends_in_one_line_and_leaves_nothing() {
         &dir,
         &root,
         "fault-full-b",
-        &["--rootfs", image, "--", "true"],
+        &["--state-dir", lib, "--rootfs", image, "--", "true"],
     );
     assert_eq!(code, 1, "{err}");
     let line = one_line(&err);

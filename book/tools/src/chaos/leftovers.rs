@@ -1,5 +1,5 @@
 //! What the runs may have left: each finding is `KIND: what`, KIND one of
-//! mount, cgroup, state, lease, veth, nftables, process.
+//! mount, cgroup, state, layer, lease, veth, nftables, process.
 
 use std::path::Path;
 use std::process::Command;
@@ -27,6 +27,14 @@ pub fn find(plan: &Plan) -> Vec<String> {
         if name != ".network" {
             out.push(format!("state: {name}"));
         }
+    }
+    // The containers' writable layers and logs, with the images.
+    for e in std::fs::read_dir(plan.state.join("layers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        out.push(format!("layer: {}", e.file_name().to_string_lossy()));
     }
     // Leases: one file per network namespace, `[]` once the last goes.
     let net = plan.root.join(".network");

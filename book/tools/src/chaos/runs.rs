@@ -108,6 +108,8 @@ impl Plan {
                 "run",
                 "--rootfs",
                 &self.image,
+                "--state-dir",
+                self.state.to_str().unwrap_or_default(),
                 "--",
                 "sh",
                 "-c",
@@ -259,6 +261,7 @@ fn one_run(plan: &Plan, i: usize, rng: &mut Rng) -> (Command, bool) {
         "--rootfs",
         &plan.image,
     ]);
+    c.arg("--state-dir").arg(&plan.state);
     let detached = rng.below(5) == 0;
     if detached {
         c.arg("-d");
