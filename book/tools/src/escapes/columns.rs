@@ -14,6 +14,8 @@ use super::world::{IMAGE_MARKER, World};
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
+    /// The mechanism's short name, in the matrix's cells.
+    pub short: &'static str,
     pub adds: &'static str,
     kind: Kind,
 }
@@ -33,61 +35,73 @@ enum Kind {
 pub const COLUMNS: &[Column] = &[
     Column {
         name: "host",
+        short: "host",
         adds: "nothing: the program run as root on the host",
         kind: Kind::Host,
     },
     Column {
         name: "1",
+        short: "uts",
         adds: "a UTS namespace",
         kind: Kind::HostRoot("step01-clone"),
     },
     Column {
         name: "2",
+        short: "pid",
         adds: "a PID namespace",
         kind: Kind::HostRoot("step02-pid-ns"),
     },
     Column {
         name: "3",
+        short: "mnt",
         adds: "a mount namespace, pivot_root, masked /proc",
         kind: Kind::Image("step03-mount-pivot", false),
     },
     Column {
         name: "4",
+        short: "overlay",
         adds: "an overlay over a read-only image",
         kind: Kind::Image("step04-overlay", false),
     },
     Column {
         name: "5",
+        short: "cgroup",
         adds: "cgroup limits and a cgroup namespace",
         kind: Kind::Image("step05-cgroups", true),
     },
     Column {
         name: "6",
+        short: "caps",
         adds: "capabilities dropped, no_new_privs",
         kind: Kind::Image("step06-capabilities", true),
     },
     Column {
         name: "7",
+        short: "userns",
         adds: "a user namespace",
         kind: Kind::Image("step07-userns", true),
     },
     Column {
         name: "8",
+        short: "seccomp",
         adds: "a seccomp filter",
         kind: Kind::Image("step08-seccomp", true),
     },
     Column {
         name: "9",
+        short: "lsm",
         adds: "Landlock (and AppArmor or SELinux where on)",
         kind: Kind::Image("step09-lsm", true),
     },
     Column {
         name: "isolab",
+        short: "isolab",
         adds: "network, IPC and time namespaces; everything above",
         kind: Kind::Isolab,
     },
     Column {
         name: "rootless",
+        short: "rootless",
         adds: "isolab run by a normal user (uid 1000), no cgroup",
         kind: Kind::Rootless,
     },

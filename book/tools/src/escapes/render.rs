@@ -2,7 +2,7 @@
 //! line per attack on what holds it, and the machine it was recorded on.
 
 use super::columns::COLUMNS;
-use super::{Matrix, NOT_RUN, isolab_column};
+use super::{Matrix, NOT_RUN, Row, isolab_column};
 use crate::profile::Profile;
 
 /// The markdown of `book/src/appendix/escape-matrix.md`.
@@ -23,7 +23,7 @@ pub fn markdown(m: &Matrix, machine: &Profile) -> String {
          each step stops what it stops, is in the chapters; this page is the record.\n\n",
         m.rows.len()
     ));
-    s.push_str("**✗** escaped, **·** blocked, **–** not run here, **✓** blocked here first (the step's own mechanism held it, and held it from here to `isolab`).\n\n");
+    s.push_str("**✗** escaped. In a step's column, a blocked attack's cell names what holds it: the mechanism of the step where it stopped getting through, **in bold** at that step (`host`: the host itself holds it). `isolab` is not step 9 plus one (as root it has no user namespace; it has network, IPC and time namespaces): its columns say ✓, and the table below says what held each attack there. **–**: not run on this machine.\n\n");
     s.push_str("| attack |");
     for c in COLUMNS {
         s.push_str(&format!(" {} |", c.name));
@@ -34,18 +34,8 @@ pub fn markdown(m: &Matrix, machine: &Profile) -> String {
     }
     s.push('\n');
     for row in &m.rows {
-        let holder = row.held_by();
         s.push_str(&format!("| `{}` |", row.name));
-        for (i, cell) in row.cells.iter().enumerate() {
-            let mark = if cell.detail.starts_with(NOT_RUN) {
-                "–"
-            } else if cell.escaped {
-                "✗"
-            } else if Some(i) == holder {
-                "✓"
-            } else {
-                "·"
-            };
+        for mark in marks(row) {
             s.push_str(&format!(" {mark} |"));
         }
         s.push('\n');
@@ -111,6 +101,37 @@ pub fn markdown(m: &Matrix, machine: &Profile) -> String {
         s.push_str(&format!("- {k}: {v}\n"));
     }
     s
+}
+
+/// Each cell's mark: ✗ where the attack escaped; in a step's column the
+/// short name of what holds it (the step where its run of blocked cells
+/// began: each step has every mechanism of the steps before it), bold
+/// where that run begins. `isolab` is not step 9 plus one (as root it has
+/// no user namespace, and it has namespaces of its own): its columns say
+/// ✓, and the table below gives its answer.
+fn marks(row: &Row) -> Vec<String> {
+    let isolab = isolab_column();
+    let mut out = Vec::new();
+    let mut since: Option<usize> = None;
+    for (i, cell) in row.cells.iter().enumerate() {
+        if cell.detail.starts_with(NOT_RUN) {
+            out.push("–".into());
+        } else if cell.escaped {
+            since = None;
+            out.push("✗".into());
+        } else if i >= isolab {
+            let first = i == isolab && since.is_none();
+            out.push(if first { "**✓**" } else { "✓" }.into());
+        } else {
+            let start = *since.get_or_insert(i);
+            let label = COLUMNS[start].short;
+            out.push(match start == i && i > 0 {
+                true => format!("**{label}**"),
+                false => label.into(),
+            });
+        }
+    }
+    out
 }
 
 fn column_label(c: usize) -> String {
