@@ -37,18 +37,17 @@ fn isolab_holds_every_attack_that_gets_through_somewhere_before_it() {
         "only {through} attacks get through anywhere here: {host_held:?}"
     );
 
-    let text = render::markdown(&matrix, &Profile::this_host());
-    let path = book_dir().join("src/appendix/escape-matrix.md");
-    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    let src = book_dir().join("src");
     match Profile::stored() {
-        Some(p) if p == Profile::this_host() => assert!(
-            stored == text,
-            "{} has drifted: re-record with `sudo target/debug/escapes record`\n--- fresh:\n{text}",
-            path.display()
-        ),
-        _ => eprintln!(
-            "NOTE: the matrix was recorded on another kind of machine: not compared ({})",
-            path.display()
-        ),
+        Some(p) if p == Profile::this_host() => {
+            for (rel, text) in render::files(&matrix, &p) {
+                let stored = std::fs::read_to_string(src.join(&rel)).unwrap_or_default();
+                assert!(
+                    stored == text,
+                    "book/src/{rel} has drifted: re-record with `sudo target/debug/escapes record`\n--- fresh:\n{text}"
+                );
+            }
+        }
+        _ => eprintln!("NOTE: the matrix was recorded on another kind of machine: not compared"),
     }
 }

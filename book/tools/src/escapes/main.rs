@@ -1,7 +1,7 @@
 //! `escapes record|check|print`: run every attack of the attack program
 //! on the host, in every step and in `isolab` (as root and as a normal
-//! user), and write the book's escape-matrix appendix, check it for
-//! drift, or print it. As root, after `cargo build --workspace`:
+//! user), and write the book's escape-matrix appendix (and the paragraph
+//! each chapter includes), check them for drift, or print the appendix. As root, after `cargo build --workspace`:
 //!
 //!   sudo target/debug/escapes record
 
@@ -23,22 +23,29 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let text = render::markdown(&matrix, &Profile::this_host());
-    let path = book_dir().join("src/appendix/escape-matrix.md");
+    let files = render::files(&matrix, &Profile::this_host());
+    let src = book_dir().join("src");
     let problems = matrix.problems();
     match mode.as_str() {
-        "print" => print!("{text}"),
+        "print" => print!("{}", files[0].1),
         "record" => {
-            if let Err(e) = std::fs::write(&path, &text) {
-                eprintln!("escapes: {}: {e}", path.display());
-                std::process::exit(1);
+            for (rel, text) in &files {
+                let path = src.join(rel);
+                let written = std::fs::create_dir_all(path.parent().unwrap_or(&src))
+                    .and_then(|()| std::fs::write(&path, text));
+                if let Err(e) = written {
+                    eprintln!("escapes: {}: {e}", path.display());
+                    std::process::exit(1);
+                }
+                println!("wrote {}", path.display());
             }
-            println!("wrote {}", path.display());
         }
         _ => {
-            if std::fs::read_to_string(&path).unwrap_or_default() != text {
-                eprintln!("escapes: {} has drifted: re-record it", path.display());
-                std::process::exit(1);
+            for (rel, text) in &files {
+                if std::fs::read_to_string(src.join(rel)).unwrap_or_default() != *text {
+                    eprintln!("escapes: book/src/{rel} has drifted: re-record it");
+                    std::process::exit(1);
+                }
             }
         }
     }
