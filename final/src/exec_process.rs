@@ -167,7 +167,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
         let fd = std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {path}"), e))?;
         namespaces.push((OwnedFd::from(fd), flag, name));
     }
-    let procs = lifecycle::cgroup_procs_files(&record);
+    let cgroup = lifecycle::cgroup_dirs(&record);
     let (mut from_helper, to_runtime) =
         std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
     // In the foreground, a signal to us (an engine's SIGTERM, ^C) goes on
@@ -188,7 +188,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
                 agent: agent.as_ref(),
                 state: &state,
             };
-            let code = match helper(&namespaces, &procs, &what, opts.detach, to_runtime) {
+            let code = match helper(&namespaces, &cgroup, &what, opts.detach, to_runtime) {
                 Ok(code) => code,
                 Err(e) => {
                     crate::cli::warn(&format!("isolab: exec: {e}"));
@@ -219,47 +219,75 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOpts) -> Result<i32> {
 // ANCHOR_END: exec
 
 /// The helper: into the cgroup and the namespaces, then fork the process.
+///
+/// The cgroup without the slow move `create` also avoids (see
+/// Cgroup::join_self_v1): in each v1 hierarchy the helper moves itself
+/// (`0` into `tasks`: a thread moving itself takes no threadgroup lock),
+/// and the process is born in the v2 cgroup (clone3's CLONE_INTO_CGROUP).
+/// Writing a PID to `cgroup.procs` waits for an RCU grace period; it is
+/// the fallback, and the way in before joining a user namespace.
 fn helper(
     namespaces: &[(OwnedFd, CloneFlags, &str)],
-    procs: &[PathBuf],
+    (v2, v1): &(Option<PathBuf>, Vec<PathBuf>),
     what: &Process,
     detach: bool,
     mut to_runtime: std::os::unix::net::UnixStream,
 ) -> Result<i32> {
     let me = std::process::id().to_string();
-    for file in procs {
-        std::fs::write(file, &me)
-            .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
+    let write = |file: PathBuf, text: &str| {
+        std::fs::write(&file, text).map_err(|e| Error::io(format!("writing {}", file.display()), e))
+    };
+    for dir in v1 {
+        write(dir.join("tasks"), "0")?;
+    }
+    let joins_user = namespaces
+        .iter()
+        .any(|(_, f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    let mut born_into = None;
+    if let Some(dir) = v2 {
+        match std::fs::File::open(dir) {
+            Ok(fd) if !joins_user => born_into = Some(fd),
+            _ => write(dir.join("cgroup.procs"), &me)?,
+        }
     }
     for (fd, flag, name) in namespaces {
         nix::sched::setns(fd.as_fd(), *flag)
             .map_err(|e| Error::syscall(format!("setns({name})"), e))?;
     }
-    // SAFETY: single-threaded, as above.
-    match unsafe { nix::unistd::fork() }.map_err(|e| Error::syscall("fork", e))? {
-        ForkResult::Child => {
-            drop(to_runtime);
-            let err = match process(what) {
-                Ok(never) => match never {},
-                Err(e) => e,
-            };
-            crate::cli::warn(&format!("isolab: exec: {err}"));
-            std::process::exit(if matches!(err, Error::Exec { code: 126, .. }) {
-                126
-            } else {
-                127
-            });
+    let body = || {
+        let err = match process(what) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        crate::cli::warn(&format!("isolab: exec: {err}"));
+        if matches!(err, Error::Exec { code: 126, .. }) {
+            126
+        } else {
+            127
         }
-        ForkResult::Parent { child } => {
-            let _ = to_runtime.write_all(child.as_raw().to_string().as_bytes());
-            drop(to_runtime);
-            if detach {
-                return Ok(0); // a subreaper (the engine's shim) adopts it
+    };
+    let born = born_into
+        .as_ref()
+        .map(|dir| crate::clone::clone3(CloneFlags::empty(), dir.as_fd(), body));
+    let child = match born {
+        Some(Ok(pid)) => pid,
+        other => {
+            if let (Some(Err(e)), Some(dir)) = (other, v2) {
+                crate::explain::note(&format!(
+                    "clone3(CLONE_INTO_CGROUP): {e}: the PID into cgroup.procs"
+                ));
+                write(dir.join("cgroup.procs"), &me)?;
             }
-            let status = crate::signals::supervise(child, |_, _| {})?;
-            Ok(crate::signals::exit_code(status))
+            crate::clone::clone(CloneFlags::empty(), body)?
         }
+    };
+    let _ = to_runtime.write_all(child.as_raw().to_string().as_bytes());
+    drop(to_runtime);
+    if detach {
+        return Ok(0); // a subreaper (the engine's shim) adopts it
     }
+    let status = crate::signals::supervise(child, |_, _| {})?;
+    Ok(crate::signals::exit_code(status))
 }
 
 /// What the exec'd process is set up with.

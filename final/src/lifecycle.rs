@@ -634,17 +634,30 @@ pub fn stop(root: &Path, id: &str, grace: std::time::Duration) -> Result<()> {
 // ANCHOR_END: stop
 
 /// The `cgroup.procs` files of the container's cgroup, one per hierarchy:
-/// writing a PID there moves that process in (`exec`).
+/// writing a PID there moves that process in.
 pub fn cgroup_procs_files(record: &Record) -> Vec<PathBuf> {
-    let (Some(name), Ok(layout)) = (&record.cgroup, Layout::detect()) else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<PathBuf> = layout.v2.iter().map(|r| r.join(name)).collect();
-    dirs.extend(layout.v1.iter().map(|h| h.mount.join(name)));
-    dirs.into_iter()
+    let (v2, v1) = cgroup_dirs(record);
+    v2.into_iter()
+        .chain(v1)
         .map(|d| d.join("cgroup.procs"))
         .filter(|f| f.exists())
         .collect()
+}
+
+/// The container's cgroup directories: the v2 one (if any) and each v1
+/// hierarchy's, those that exist.
+pub fn cgroup_dirs(record: &Record) -> (Option<PathBuf>, Vec<PathBuf>) {
+    let (Some(name), Ok(layout)) = (&record.cgroup, Layout::detect()) else {
+        return (None, Vec::new());
+    };
+    let v2 = layout.v2.iter().map(|r| r.join(name)).find(|d| d.is_dir());
+    let v1 = layout
+        .v1
+        .iter()
+        .map(|h| h.mount.join(name))
+        .filter(|d| d.is_dir())
+        .collect();
+    (v2, v1)
 }
 
 /// The PIDs in the container's cgroup (v2 or any v1 hierarchy).
