@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{BIN, assert_clean, cgroup_exists, default_image};
-use step01_clone::testing::{TempDir, require_root};
+use step01_clone::testing::{TempDir, assert_one_line, require_root};
 
 /// `isolab --root ROOT run --name NAME ARGS`.
 fn run(dir: &TempDir, root: &Path, name: &str, args: &[&str]) -> (i32, String, String) {
@@ -21,11 +21,10 @@ fn run(dir: &TempDir, root: &Path, name: &str, args: &[&str]) -> (i32, String, S
     common::captured(dir, &mut cmd)
 }
 
-/// The one line of `err`.
+/// The one line of `err` (step 1's kit asserts it is one).
 fn one_line(err: &str) -> &str {
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "not one line: {err}");
-    lines[0]
+    assert_one_line(err);
+    err.trim_end()
 }
 
 /// A small tmpfs of the test's own, unmounted when dropped.

@@ -46,15 +46,24 @@ pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
-/// Is this process root (effective uid 0)? The privileged tests say so
-/// loudly when not.
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
+/// A directory under the temp dir that is removed, with all in it, when
+/// dropped: also on an early return while a tool sets it up. (Step 1's
+/// `testing::TempDir` is the same for tests, behind a test-only feature.)
+#[derive(Debug)]
+pub struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    /// A fresh, empty `isolab-NAME-PID` under the temp dir.
+    pub fn new(name: &str) -> std::io::Result<ScratchDir> {
+        let path = std::env::temp_dir().join(format!("isolab-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)?;
+        Ok(ScratchDir(path))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -15,10 +15,7 @@ fn every_include_resolves() {
 
 #[test]
 fn transcripts_have_not_drifted() {
-    assert!(
-        isolab_book::is_root(),
-        "PRIVILEGED TEST RUN WITHOUT ROOT: transcripts run the step binaries, which need root"
-    );
+    step01_clone::testing::require_root();
     let bin_dir = transcript::bin_dir().expect("step binaries built");
     let files = transcript::all();
     assert!(

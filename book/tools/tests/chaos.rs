@@ -4,10 +4,7 @@
 
 #[test]
 fn killed_runtimes_leave_nothing_behind_after_cleanup() {
-    assert!(
-        isolab_book::is_root(),
-        "PRIVILEGED TEST RUN WITHOUT ROOT: chaos runs containers, which needs root"
-    );
+    step01_clone::testing::require_root();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chaos"))
         .args(["-n", "60", "-c", "10", "--kill", "35"])
         .output()

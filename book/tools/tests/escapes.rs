@@ -10,10 +10,7 @@ use isolab_book::{book_dir, transcript};
 
 #[test]
 fn isolab_holds_every_attack_that_gets_through_somewhere_before_it() {
-    assert!(
-        isolab_book::is_root(),
-        "PRIVILEGED TEST RUN WITHOUT ROOT: the escape matrix runs the steps, which need root"
-    );
+    step01_clone::testing::require_root();
     let bin = transcript::bin_dir().expect("step binaries built");
     let matrix = escapes::record(&bin).expect("the matrix records");
     assert!(matrix.rows.len() >= 30, "{} attacks", matrix.rows.len());

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use isolab_book::ScratchDir;
+
 /// Kills land 0..KILL_WINDOW_MS after a runtime starts: a start takes
 /// 10-20 ms here (more for a debug build), so the window covers setup,
 /// the command and teardown.
@@ -29,6 +31,8 @@ impl Rng {
 /// Where the runs live, and the binary they run.
 #[derive(Debug)]
 pub struct Plan {
+    /// Removed when the plan is dropped (or on an early return in `new`).
+    _tmp: ScratchDir,
     pub dir: PathBuf,
     pub root: PathBuf,
     pub state: PathBuf,
@@ -43,7 +47,8 @@ pub struct Plan {
 impl Plan {
     pub fn new(bin_dir: &Path) -> Result<Plan, String> {
         let tag = format!("chaos{}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("isolab-{tag}"));
+        let tmp = ScratchDir::new(&tag).map_err(|e| format!("a scratch dir: {e}"))?;
+        let dir = tmp.0.clone();
         std::fs::create_dir_all(dir.join("logs")).map_err(|e| format!("{}: {e}", dir.display()))?;
         let isolab = bin_dir.join("isolab");
         let state = dir.join("state");
@@ -59,6 +64,7 @@ impl Plan {
             ));
         }
         Ok(Plan {
+            _tmp: tmp,
             root: dir.join("root"),
             image: String::from_utf8_lossy(&out.stdout).trim().to_string(),
             state,
@@ -132,12 +138,6 @@ impl Plan {
     }
 }
 
-impl Drop for Plan {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// What happened to the runs.
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -150,13 +150,19 @@ pub struct Tally {
 
 struct InFlight {
     child: Child,
-    n: usize,
     name: String,
     started: Instant,
     kill_at: Option<Duration>,
-    detached: bool,
-    /// The `rm -f` that follows a detached run (never killed).
-    cleanup: bool,
+    job: Job,
+    /// SIGKILLed: its exit status says nothing.
+    killed: bool,
+}
+
+enum Job {
+    /// Run number `n`; a detached one is followed by an `rm -f`.
+    Run { n: usize, detached: bool },
+    /// The `rm -f` of a detached run (never killed).
+    Remove,
 }
 
 /// Run `n` containers, up to `concurrency` at once, killing about
@@ -180,12 +186,11 @@ pub fn run_all(
                 if let Ok(child) = quiet(&mut c, plan, &format!("rm-{name}")) {
                     flight.push(InFlight {
                         child,
-                        n: usize::MAX,
                         name,
                         started: Instant::now(),
                         kill_at: None,
-                        detached: false,
-                        cleanup: true,
+                        job: Job::Remove,
+                        killed: false,
                     });
                 }
                 continue;
@@ -197,12 +202,11 @@ pub fn run_all(
             match quiet(&mut cmd, plan, &next.to_string()) {
                 Ok(child) => flight.push(InFlight {
                     child,
-                    n: next,
                     name,
                     started: Instant::now(),
                     kill_at,
-                    detached,
-                    cleanup: false,
+                    job: Job::Run { n: next, detached },
+                    killed: false,
                 }),
                 Err(e) => tally.unexpected.push(format!("run {next}: spawn: {e}")),
             }
@@ -220,25 +224,26 @@ pub fn run_all(
                 if at < Duration::from_millis(15) {
                     tally.killed_early += 1;
                 }
-                f.n = usize::MAX - 1; // killed: its status says nothing
+                f.killed = true;
             }
             match f.child.try_wait() {
                 Ok(Some(status)) => {
                     let f = flight.swap_remove(i);
-                    if f.detached {
-                        removals.push(f.name.clone());
+                    let Job::Run { n, detached } = f.job else {
+                        continue;
+                    };
+                    if detached {
+                        removals.push(f.name);
                     }
-                    if f.cleanup || f.n >= usize::MAX - 1 {
+                    if f.killed {
                         continue;
                     }
                     tally.finished += 1;
                     if !status.success() {
-                        let err =
-                            std::fs::read_to_string(plan.dir.join(format!("logs/{}.err", f.n)))
-                                .unwrap_or_default();
+                        let err = std::fs::read_to_string(plan.dir.join(format!("logs/{n}.err")))
+                            .unwrap_or_default();
                         tally.unexpected.push(format!(
-                            "run {} ({status}): {}",
-                            f.n,
+                            "run {n} ({status}): {}",
                             err.lines().last().unwrap_or("")
                         ));
                     }

@@ -102,6 +102,8 @@ pub fn attack_program(bin_dir: &Path) -> Result<PathBuf, String> {
     if matches!((modified(&out), newest), (Some(b), Some(s)) if b >= s) {
         return Ok(out);
     }
+    // The same compile as final's tests' static helpers (tests/common),
+    // which live behind step 1's test-only `testing` feature.
     let tmp = out.with_extension(format!("tmp{}", std::process::id()));
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let result = Command::new(rustc)

@@ -10,6 +10,8 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::ScratchDir;
+
 /// What the attacks' `secret` file holds (attack/main.rs's SECRET).
 const SECRET: &str = "isolab-host-secret\n";
 /// The image file `image-write` writes, and what it holds.
@@ -19,6 +21,7 @@ pub const IMAGE_ORIGINAL: &str = "original\n";
 /// Everything the attacks look for; dropped, it is all gone.
 #[derive(Debug)]
 pub struct World {
+    _tmp: ScratchDir,
     pub dir: PathBuf,
     pub image: PathBuf,
     pub attack: PathBuf,
@@ -35,64 +38,59 @@ impl World {
     /// Set it all up in a new directory under the temp dir: the default
     /// image (built by `isolab` in `bin_dir`) copied, with `attack` in it.
     pub fn new(bin_dir: &Path, attack: &Path) -> Result<World, String> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir =
-            std::env::temp_dir().join(format!("isolab-escapes-{}-{nanos}", std::process::id()));
+        // Removed when the world is dropped, or on any early return here.
+        let tmp = ScratchDir::new("escapes").map_err(|e| format!("a scratch dir: {e}"))?;
+        let dir = tmp.0.clone();
         std::fs::create_dir_all(dir.join("secret"))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         // Other users pass through (the rootless column runs as uid 1000).
         let _ = Command::new("chmod").arg("755").arg(&dir).status();
-        let world = (|| {
-            std::fs::write(dir.join("secret/isolab-secret"), SECRET).map_err(|e| e.to_string())?;
-            let built = Command::new(bin_dir.join("isolab"))
-                .args(["rootfs", "build", "--state-dir"])
-                .arg(dir.join("state"))
-                .stderr(Stdio::inherit())
-                .output()
-                .map_err(|e| format!("isolab rootfs build: {e}"))?;
-            if !built.status.success() {
-                return Err("isolab rootfs build failed".to_string());
-            }
-            let built = String::from_utf8_lossy(&built.stdout).trim().to_string();
-            let image = dir.join("image");
-            let ok = Command::new("cp")
-                .arg("-a")
-                .arg(&built)
-                .arg(&image)
-                .status();
-            if !ok.is_ok_and(|s| s.success()) {
-                return Err(format!("cp -a {built} {}", image.display()));
-            }
-            std::fs::copy(attack, image.join("attack")).map_err(|e| format!("copy attack: {e}"))?;
-            std::fs::write(image.join(IMAGE_MARKER), IMAGE_ORIGINAL).map_err(|e| e.to_string())?;
-            Ok(image)
-        })();
-        let image = match world {
-            Ok(i) => i,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
+        std::fs::write(dir.join("secret/isolab-secret"), SECRET).map_err(|e| e.to_string())?;
+        let built = Command::new(bin_dir.join("isolab"))
+            .args(["rootfs", "build", "--state-dir"])
+            .arg(dir.join("state"))
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("isolab rootfs build: {e}"))?;
+        if !built.status.success() {
+            return Err("isolab rootfs build failed".to_string());
+        }
+        let built = String::from_utf8_lossy(&built.stdout).trim().to_string();
+        let image = dir.join("image");
+        let ok = Command::new("cp")
+            .arg("-a")
+            .arg(&built)
+            .arg(&image)
+            .status();
+        if !ok.is_ok_and(|s| s.success()) {
+            return Err(format!("cp -a {built} {}", image.display()));
+        }
+        std::fs::copy(attack, image.join("attack")).map_err(|e| format!("copy attack: {e}"))?;
+        std::fs::write(image.join(IMAGE_MARKER), IMAGE_ORIGINAL).map_err(|e| e.to_string())?;
         let secret_dir = std::fs::File::open(dir.join("secret")).map_err(|e| e.to_string())?;
-        let victim = Command::new(attack)
+        let mut victim = Command::new(attack)
             .arg("victim")
             .arg(dir.join("secret"))
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("victim: {e}"))?;
         let tag = std::process::id();
+        let abstract_name = format!("isolab-escapes-{tag}");
+        // The last step that can fail: nothing but the victim to undo.
+        let listener = match SocketAddr::from_abstract_name(&abstract_name)
+            .and_then(|a| UnixListener::bind_addr(&a))
+        {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = victim.kill();
+                let _ = victim.wait();
+                return Err(format!("abstract socket: {e}"));
+            }
+        };
         let sysv_key = 0x1501_0000 | (tag as i32 & 0xffff);
         // SAFETY: shmget with integer arguments makes a new 4 KiB segment.
         let sysv_id =
             unsafe { libc::shmget(sysv_key, 4096, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
-        let abstract_name = format!("isolab-escapes-{tag}");
-        let listener = SocketAddr::from_abstract_name(&abstract_name)
-            .and_then(|a| UnixListener::bind_addr(&a))
-            .map_err(|e| format!("abstract socket: {e}"))?;
         let key_name = format!("isolab-escapes-{tag}");
         let key_id = add_user_key(&key_name);
         let mut args = vec![
@@ -112,6 +110,7 @@ impl World {
             args.push(format!("disk={major}:{minor}"));
         }
         Ok(World {
+            _tmp: tmp,
             dir,
             image,
             attack: attack.to_path_buf(),
@@ -159,7 +158,6 @@ impl Drop for World {
             // SAFETY: integer arguments.
             unsafe { libc::syscall(libc::SYS_keyctl, 21, self.key_id) };
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

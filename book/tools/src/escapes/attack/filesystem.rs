@@ -340,12 +340,11 @@ fn setuid_in(path: &str) -> Verdict {
         // SAFETY: plain calls; dup2 replaces stdout with the pipe.
         unsafe {
             sys::close(fds[0]);
-            libc_dup2(fds[1], 1);
+            sys::dup2(fds[1], 1);
             sys::setgroups(0, std::ptr::null());
             sys::setgid(65534);
             if sys::setuid(65534) != 0 {
-                let msg = format!("setuid: {}", sys::last());
-                sys::_exit(if msg.contains("EPERM") { 3 } else { 4 });
+                sys::_exit(if sys::errno() == 1 { 3 } else { 4 });
             }
             let p = sys::cstr(path);
             let arg0 = sys::cstr("attack");
@@ -371,9 +370,4 @@ fn setuid_in(path: &str) -> Verdict {
         }
         _ => Blocked(format!("no answer (status {status})")),
     }
-}
-
-unsafe extern "C" {
-    #[link_name = "dup2"]
-    fn libc_dup2(old: i32, new: i32) -> i32;
 }

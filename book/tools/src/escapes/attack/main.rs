@@ -57,11 +57,6 @@ impl Host {
         let host = self.ns.iter().find(|(k, _)| k == kind).map(|(_, i)| *i);
         host.is_some() && host == sys::ns_inode(kind)
     }
-
-    /// The host's inode of namespace `kind`.
-    pub fn ns(&self, kind: &str) -> Option<u64> {
-        self.ns.iter().find(|(k, _)| k == kind).map(|(_, i)| *i)
-    }
 }
 
 /// The file the recorder leaves in a host directory: reading it from

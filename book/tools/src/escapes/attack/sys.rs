@@ -48,6 +48,7 @@ unsafe extern "C" {
     pub fn pipe(fds: *mut c_int) -> c_int;
     pub fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
     pub fn close(fd: c_int) -> c_int;
+    pub fn dup2(old: c_int, new: c_int) -> c_int;
     pub fn alarm(seconds: c_uint) -> c_uint;
     pub fn getpid() -> c_int;
     pub fn geteuid() -> c_uint;
